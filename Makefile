@@ -1,0 +1,82 @@
+# bosaimail_exporter build, test and tools.
+#
+# Tools are pinned here and installed into ./bin with `go install`, reused
+# when the pinned version is already there (a stamp file records it).
+# Each area of the product adds its test targets in mk/<area>.mk by
+# appending to TEST_TARGETS, so `make test` runs everything.
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+export PATH := $(BIN):$(PATH)
+
+PROMETHEUS_VERSION   := v0.316.0
+ALERTMANAGER_VERSION := v0.31.1
+MAILPIT_VERSION      := v1.33.1
+JSONNET_VERSION      := v0.22.0
+
+PROMTOOL     := $(BIN)/promtool
+PROMETHEUS   := $(BIN)/prometheus
+ALERTMANAGER := $(BIN)/alertmanager
+AMTOOL       := $(BIN)/amtool
+MAILPIT      := $(BIN)/mailpit
+JSONNET      := $(BIN)/jsonnet
+JSONNETFMT   := $(BIN)/jsonnetfmt
+JSONNETLINT  := $(BIN)/jsonnet-lint
+
+TOOL_STAMPS := \
+	$(BIN)/.prometheus-$(PROMETHEUS_VERSION) \
+	$(BIN)/.alertmanager-$(ALERTMANAGER_VERSION) \
+	$(BIN)/.mailpit-$(MAILPIT_VERSION) \
+	$(BIN)/.jsonnet-$(JSONNET_VERSION)
+
+# Fuzz time per target in `make test`; raise it for a real fuzzing session.
+FUZZTIME ?= 5s
+
+TEST_TARGETS := lint test-go
+
+.PHONY: all
+all: build
+
+.PHONY: build
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: tools
+tools: $(TOOL_STAMPS)
+
+$(BIN)/.prometheus-$(PROMETHEUS_VERSION):
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION) github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
+	touch $@
+
+$(BIN)/.alertmanager-$(ALERTMANAGER_VERSION):
+	GOBIN=$(BIN) $(GO) install github.com/prometheus/alertmanager/cmd/alertmanager@$(ALERTMANAGER_VERSION) github.com/prometheus/alertmanager/cmd/amtool@$(ALERTMANAGER_VERSION)
+	touch $@
+
+$(BIN)/.mailpit-$(MAILPIT_VERSION):
+	GOBIN=$(BIN) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+	touch $@
+
+$(BIN)/.jsonnet-$(JSONNET_VERSION):
+	GOBIN=$(BIN) $(GO) install github.com/google/go-jsonnet/cmd/jsonnet@$(JSONNET_VERSION) github.com/google/go-jsonnet/cmd/jsonnetfmt@$(JSONNET_VERSION) github.com/google/go-jsonnet/cmd/jsonnet-lint@$(JSONNET_VERSION)
+	touch $@
+
+.PHONY: lint
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Unit and integration tests of the Go code. Tests that need a real tool
+# (promtool, mailpit, prometheus, alertmanager) find it in ./bin.
+.PHONY: test-go
+test-go: tools
+	BOSAIMAIL_BIN=$(BIN) $(GO) test -race -count=1 ./...
+
+include $(sort $(wildcard mk/*.mk))
+
+.PHONY: test
+test: $(TEST_TARGETS)
+
+.PHONY: clean
+clean:
+	rm -rf $(BIN)/bosaimail_* .build

@@ -1,0 +1,259 @@
+// Package collector holds the exporter's collectors, one file each, and the
+// small registry that builds, runs and times them (after node_exporter's).
+//
+// A collector is either per-scrape (it does its work in Update, bounded by
+// the scrape's context) or a background source (it also implements Runner,
+// refreshes a cache on its own interval and only reads that cache in Update).
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bosaimail/bosaimail_exporter/config"
+)
+
+// Namespace prefixes every metric.
+const Namespace = "bosaimail"
+
+// Collector sends its metrics for one scrape. ctx carries the scrape
+// deadline; Update must return by then.
+type Collector interface {
+	Update(ctx context.Context, ch chan<- prometheus.Metric) error
+}
+
+// Runner is implemented by background sources. Run refreshes the source's
+// cache until ctx is cancelled (on reload or shutdown) and then returns.
+type Runner interface {
+	Run(ctx context.Context)
+}
+
+// APIRouter is implemented by collectors that accept requests on the
+// exporter's HTTP server (e.g. job outcome pushes). Routes maps a path
+// prefix such as "/api/v1/jobs/" to its handler.
+type APIRouter interface {
+	Routes() map[string]http.Handler
+}
+
+// Env is what a factory gets to build its collector.
+type Env struct {
+	Config *config.Config
+	Logger log.Logger
+	// StateDir is where collectors persist state that must survive a restart.
+	StateDir string
+	// Now is the clock (tests replace it).
+	Now func() time.Time
+}
+
+// ErrNoData tells the registry that a collector had nothing to report; it is
+// not counted as a failure.
+var ErrNoData = errors.New("collector returned no data")
+
+// Factory builds a collector from the current config. It is called again on
+// every reload.
+type Factory func(env Env) (Collector, error)
+
+type registration struct {
+	factory Factory
+	enabled *bool
+}
+
+var (
+	factoriesMu sync.Mutex
+	factories   = map[string]registration{}
+)
+
+// registerCollector is called from each collector file's init. Every
+// collector gets a --collector.<name> flag like node_exporter's.
+func registerCollector(name string, enabledByDefault bool, factory Factory) {
+	def := "disabled"
+	if enabledByDefault {
+		def = "enabled"
+	}
+	flag := kingpin.Flag("collector."+name, fmt.Sprintf("Enable the %s collector (default: %s).", name, def)).
+		Default(fmt.Sprint(enabledByDefault)).Bool()
+	factoriesMu.Lock()
+	defer factoriesMu.Unlock()
+	factories[name] = registration{factory: factory, enabled: flag}
+}
+
+// Names lists every registered collector, sorted.
+func Names() []string {
+	factoriesMu.Lock()
+	defer factoriesMu.Unlock()
+	names := make([]string, 0, len(factories))
+	for n := range factories {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Set is the collectors built from one config. A reload builds a new Set,
+// starts it, swaps it in and stops the old one.
+type Set struct {
+	collectors map[string]Collector
+	names      []string
+	logger     log.Logger
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// NewSet builds the enabled collectors (all registered ones when only is
+// nil, else those named in only). A factory error fails the whole set so
+// that a bad config is rejected as a whole on reload.
+func NewSet(env Env, only []string) (*Set, error) {
+	if env.Logger == nil {
+		env.Logger = log.NewNopLogger()
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	want := map[string]bool{}
+	for _, n := range only {
+		want[n] = true
+	}
+	factoriesMu.Lock()
+	regs := make(map[string]registration, len(factories))
+	for n, r := range factories {
+		regs[n] = r
+	}
+	factoriesMu.Unlock()
+	for n := range want {
+		if _, ok := regs[n]; !ok {
+			return nil, fmt.Errorf("unknown collector %q", n)
+		}
+	}
+	s := &Set{collectors: map[string]Collector{}, logger: env.Logger}
+	for name, r := range regs {
+		if only != nil && !want[name] {
+			continue
+		}
+		if only == nil && !*r.enabled {
+			continue
+		}
+		c, err := r.factory(Env{Config: env.Config, Logger: log.With(env.Logger, "collector", name), StateDir: env.StateDir, Now: env.Now})
+		if err != nil {
+			return nil, fmt.Errorf("collector %s: %w", name, err)
+		}
+		s.collectors[name] = c
+		s.names = append(s.names, name)
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+// Start launches the background sources of the set.
+func (s *Set) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for _, name := range s.names {
+		r, ok := s.collectors[name].(Runner)
+		if !ok {
+			continue
+		}
+		s.wg.Add(1)
+		go func(name string, r Runner) {
+			defer s.wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					level.Error(s.logger).Log("msg", "background source panicked", "collector", name, "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			r.Run(ctx)
+		}(name, r)
+	}
+}
+
+// Stop cancels the background sources and waits for them.
+func (s *Set) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+}
+
+// Names lists the collectors of the set.
+func (s *Set) Names() []string { return s.names }
+
+// Routes gathers the HTTP routes of the set's collectors.
+func (s *Set) Routes() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for _, name := range s.names {
+		if r, ok := s.collectors[name].(APIRouter); ok {
+			for p, h := range r.Routes() {
+				out[p] = h
+			}
+		}
+	}
+	return out
+}
+
+// Route finds the handler for a request path by longest matching prefix.
+func (s *Set) Route(path string) http.Handler {
+	var best string
+	var h http.Handler
+	for p, handler := range s.Routes() {
+		if strings.HasPrefix(path, p) && len(p) > len(best) {
+			best, h = p, handler
+		}
+	}
+	return h
+}
+
+var (
+	scrapeDurationDesc = NewDesc("collector", "duration_seconds", "Time one collector took during this scrape.", "collector")
+	scrapeSuccessDesc  = NewDesc("collector", "success", "1 if the collector succeeded during this scrape, 0 if it failed.", "collector")
+)
+
+// Collect runs every collector of the set concurrently and sends their
+// metrics. A collector that fails, panics or overruns ctx is reported as
+// failed; the others are unaffected.
+func (s *Set) Collect(ctx context.Context, ch chan<- prometheus.Metric) {
+	var wg sync.WaitGroup
+	wg.Add(len(s.names))
+	for _, name := range s.names {
+		go func(name string, c Collector) {
+			defer wg.Done()
+			s.execute(ctx, name, c, ch)
+		}(name, s.collectors[name])
+	}
+	wg.Wait()
+}
+
+func (s *Set) execute(ctx context.Context, name string, c Collector, ch chan<- prometheus.Metric) {
+	begin := time.Now()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+				level.Error(s.logger).Log("msg", "collector panicked", "collector", name, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		return c.Update(ctx, ch)
+	}()
+	duration := time.Since(begin)
+	success := 1.0
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNoData):
+		level.Debug(s.logger).Log("msg", "collector returned no data", "collector", name, "duration_seconds", duration.Seconds())
+	default:
+		success = 0
+		level.Error(s.logger).Log("msg", "collector failed", "collector", name, "duration_seconds", duration.Seconds(), "err", err)
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, duration.Seconds(), name)
+	ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
+}

@@ -1,0 +1,179 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
+)
+
+var (
+	sourceUpDesc = NewDesc("source", "up",
+		"1 if the latest refresh of a background source succeeded, 0 if it failed (its last good values are still exported).", "collector", "source")
+	sourceLastSuccessDesc = NewDesc("source", "last_success_timestamp_seconds",
+		"When a background source last refreshed successfully (absent if never).", "collector", "source")
+	sourceLastAttemptDesc = NewDesc("source", "last_attempt_timestamp_seconds",
+		"When a background source last tried to refresh.", "collector", "source")
+	sourceFailuresDesc = NewTypedDesc("counter", "source", "failures_total",
+		"Failed refreshes of a background source, by reason.", "collector", "source", "reason")
+)
+
+// Source refreshes a value of type T in the background on its own interval
+// and keeps the last good one, so scrapes only read a cache and an external
+// API is never hit once per scrape. A failed refresh keeps the last good
+// value (its age shows in the last-success metric) and retries with an
+// exponential backoff capped at the interval; a Retry-After from the peer is
+// honoured.
+type Source[T any] struct {
+	Collector string
+	Name      string
+	Interval  time.Duration
+	Timeout   time.Duration
+	Refresh   func(ctx context.Context) (T, error)
+	Logger    log.Logger
+	Now       func() time.Time
+
+	mu          sync.Mutex
+	value       T
+	hasValue    bool
+	lastErr     error
+	lastSuccess time.Time
+	lastAttempt time.Time
+	failures    map[string]float64
+	refreshed   chan struct{}
+}
+
+// Snapshot returns the last good value and whether there is one.
+func (s *Source[T]) Snapshot() (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.value, s.hasValue
+}
+
+// LastError returns the error of the latest refresh, or nil.
+func (s *Source[T]) LastError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+// Run refreshes until ctx is cancelled. The first refresh happens at once.
+func (s *Source[T]) Run(ctx context.Context) {
+	backoff := time.Duration(0)
+	for {
+		wait := s.Interval
+		if err := s.RefreshOnce(ctx); err != nil {
+			backoff = nextBackoff(backoff, s.Interval)
+			wait = backoff
+			var ra *fetch.RetryAfterError
+			if errors.As(err, &ra) && ra.After > wait {
+				wait = ra.After
+			}
+		} else {
+			backoff = 0
+		}
+		t := time.NewTimer(jitter(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RefreshOnce runs one refresh now (Run uses it; tests call it directly).
+func (s *Source[T]) RefreshOnce(ctx context.Context) error {
+	now := s.now()
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	v, err := s.Refresh(rctx)
+	cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastAttempt = now
+	s.lastErr = err
+	if err != nil {
+		if s.failures == nil {
+			s.failures = map[string]float64{}
+		}
+		s.failures[fetch.Reason(err)]++
+		if s.Logger != nil {
+			level.Warn(s.Logger).Log("msg", "source refresh failed", "source", s.Name, "reason", fetch.Reason(err), "err", err)
+		}
+	} else {
+		s.value, s.hasValue, s.lastSuccess = v, true, s.now()
+	}
+	if s.refreshed != nil {
+		close(s.refreshed)
+		s.refreshed = nil
+	}
+	return err
+}
+
+// Refreshed returns a channel closed after the next refresh completes
+// (tests wait on it instead of sleeping).
+func (s *Source[T]) Refreshed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refreshed == nil {
+		s.refreshed = make(chan struct{})
+	}
+	return s.refreshed
+}
+
+// CollectStatus sends the source's own health metrics.
+func (s *Source[T]) CollectStatus(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	up := 0.0
+	if s.lastErr == nil && s.hasValue {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(sourceUpDesc, prometheus.GaugeValue, up, s.Collector, s.Name)
+	if !s.lastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(sourceLastSuccessDesc, prometheus.GaugeValue, float64(s.lastSuccess.UnixMilli())/1e3, s.Collector, s.Name)
+	}
+	if !s.lastAttempt.IsZero() {
+		ch <- prometheus.MustNewConstMetric(sourceLastAttemptDesc, prometheus.GaugeValue, float64(s.lastAttempt.UnixMilli())/1e3, s.Collector, s.Name)
+	}
+	for reason, n := range s.failures {
+		ch <- prometheus.MustNewConstMetric(sourceFailuresDesc, prometheus.CounterValue, n, s.Collector, s.Name, reason)
+	}
+}
+
+func (s *Source[T]) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func nextBackoff(prev, limit time.Duration) time.Duration {
+	next := 2 * prev
+	if next < 5*time.Second {
+		next = 5 * time.Second
+	}
+	if limit > 0 && next > limit {
+		next = limit
+	}
+	return next
+}
+
+// jitter spreads refreshes of many sources by up to 10 %.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Second
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/10+1))
+}

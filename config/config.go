@@ -1,0 +1,197 @@
+// Package config is the exporter's configuration file: its schema, strict
+// decoding (an unknown key or a wrong type is an error), defaults, and
+// validation that names the file, line and key of every problem.
+//
+// Each area of the product has its own file here (checks.go, maintenance.go,
+// cloud.go, jobs.go, security.go, delivery.go) with its types, defaults and
+// validation; this file ties them together.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileBytes bounds the config file; a larger one is surely a mistake.
+const MaxFileBytes = 16 << 20
+
+// Config is the whole configuration file.
+type Config struct {
+	Global      Global            `yaml:"global"`
+	Services    []Service         `yaml:"services"`
+	Maintenance MaintenanceConfig `yaml:"maintenance"`
+	Cloud       CloudConfig       `yaml:"cloud"`
+	Jobs        JobsConfig        `yaml:"jobs"`
+	Security    SecurityConfig    `yaml:"security"`
+	Delivery    DeliveryConfig    `yaml:"delivery"`
+
+	// File is the path the config was loaded from; relative paths inside the
+	// config (CA files, secret files, state) are taken relative to it.
+	File string `yaml:"-"`
+}
+
+// Global holds settings that apply to every check.
+type Global struct {
+	// CheckTimeout bounds one per-scrape check when the check sets none; the
+	// scrape deadline bounds it further.
+	CheckTimeout Duration `yaml:"check_timeout"`
+	// MaxBodyBytes bounds how much of a response body any check or source reads.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Load reads, decodes strictly, defaults and validates a config file.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("config %s is larger than %d bytes", path, MaxFileBytes)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a config document; file is used in error messages and to
+// resolve relative paths.
+func Parse(file string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, locate(file, err)
+	}
+	cfg := &Config{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		// A fresh strict decoder over the bytes: custom unmarshalers that
+		// call node.Decode would lose strictness, so the schema types have
+		// none except for scalar leaves (Duration, URL).
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, locate(file, err)
+		}
+		var extra yaml.Node
+		if err := dec.Decode(&extra); err == nil {
+			return nil, fmt.Errorf("%s: more than one YAML document; only one is allowed", file)
+		}
+	}
+	cfg.File = file
+	cfg.setDefaults()
+	v := NewValidator(file, &root)
+	cfg.validate(v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// locate turns yaml.v3's "line N: msg" errors into "file:N: msg", one per line.
+func locate(file string, err error) error {
+	var te *yaml.TypeError
+	var msgs []string
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	out := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		if sm := lineRE.FindStringSubmatch(m); sm != nil {
+			out = append(out, fmt.Sprintf("%s:%s: %s", file, sm[1], m[len(sm[0]):]))
+		} else {
+			out = append(out, fmt.Sprintf("%s: %s", file, m))
+		}
+	}
+	return errors.New(strings.Join(out, "\n"))
+}
+
+func (c *Config) setDefaults() {
+	if c.Global.CheckTimeout == 0 {
+		c.Global.CheckTimeout = Duration(10e9)
+	}
+	if c.Global.MaxBodyBytes == 0 {
+		c.Global.MaxBodyBytes = 1 << 20
+	}
+	for i := range c.Services {
+		c.Services[i].setDefaults(&c.Global)
+	}
+	c.Maintenance.setDefaults()
+	c.Cloud.setDefaults()
+	c.Jobs.setDefaults()
+	c.Security.setDefaults()
+	c.Delivery.setDefaults()
+}
+
+func (c *Config) validate(v *Validator) {
+	if c.Global.CheckTimeout <= 0 {
+		v.Errorf("global.check_timeout", "must be positive")
+	}
+	if c.Global.MaxBodyBytes < 0 {
+		v.Errorf("global.max_body_bytes", "must not be negative")
+	}
+	names := make([]string, len(c.Services))
+	for i := range c.Services {
+		names[i] = c.Services[i].Name
+		c.Services[i].validate(v, fmt.Sprintf("services[%d]", i), c)
+	}
+	v.Unique("service", names, func(i int) string { return fmt.Sprintf("services[%d].name", i) })
+	c.Maintenance.validate(v, "maintenance", c)
+	c.Cloud.validate(v, "cloud", c)
+	c.Jobs.validate(v, "jobs", c)
+	c.Security.validate(v, "security", c)
+	c.Delivery.validate(v, "delivery", c)
+}
+
+// Resolve makes a path from the config relative to the config file's
+// directory, as Prometheus does for its own files.
+func (c *Config) Resolve(p string) string {
+	if p == "" || strings.HasPrefix(p, "/") || c.File == "" {
+		return p
+	}
+	dir := c.File
+	if i := strings.LastIndex(dir, "/"); i >= 0 {
+		dir = dir[:i]
+	} else {
+		dir = "."
+	}
+	return dir + "/" + p
+}
+
+// Service returns the named service, or nil.
+func (c *Config) Service(name string) *Service {
+	for i := range c.Services {
+		if c.Services[i].Name == name {
+			return &c.Services[i]
+		}
+	}
+	return nil
+}
+
+// labelValueRE restricts names that become label values and URL path parts:
+// readable, stable, no spaces.
+var labelValueRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// CheckName reports a problem when name is not a usable identifier.
+func (v *Validator) CheckName(path, name string) {
+	switch {
+	case name == "":
+		v.Errorf(path, "a name is required")
+	case len(name) > 64:
+		v.Errorf(path, "name %q is longer than 64 characters", name)
+	case !labelValueRE.MatchString(name):
+		v.Errorf(path, "name %q must start with a letter or digit and contain only letters, digits, '_', '.' and '-'", name)
+	}
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a Prometheus-style duration ("30s", "5m", "1d") in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Prometheus duration; the error names the line.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a duration such as 30s or 5m", n.Line)
+	}
+	md, err := model.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: invalid duration %q: %v", n.Line, n.Value, err)
+	}
+	*d = Duration(md)
+	return nil
+}
+
+// MarshalYAML writes the duration back in Prometheus form.
+func (d Duration) MarshalYAML() (any, error) { return model.Duration(d).String(), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return model.Duration(d).String() }
+
+// URL is an absolute http(s) URL, checked when the config is parsed.
+type URL struct{ *url.URL }
+
+// UnmarshalYAML parses and checks the URL; the error names the line.
+func (u *URL) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a URL", n.Line)
+	}
+	parsed, err := ParseURL(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	u.URL = parsed
+	return nil
+}
+
+// MarshalYAML writes the URL back as a string.
+func (u URL) MarshalYAML() (any, error) {
+	if u.URL == nil {
+		return "", nil
+	}
+	return u.URL.String(), nil
+}
+
+// String returns the URL, or "" when unset.
+func (u URL) String() string {
+	if u.URL == nil {
+		return ""
+	}
+	return u.URL.String()
+}
+
+// IsZero tells whether the URL was set.
+func (u URL) IsZero() bool { return u.URL == nil }
+
+// ParseURL accepts absolute http and https URLs with a host.
+func ParseURL(s string) (*url.URL, error) {
+	parsed, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL %q: %v", s, err)
+	}
+	if parsed.Scheme != "http" && parsed.Scheme != "https" {
+		return nil, fmt.Errorf("invalid URL %q: scheme must be http or https", s)
+	}
+	if parsed.Host == "" {
+		return nil, fmt.Errorf("invalid URL %q: missing host", s)
+	}
+	return parsed, nil
+}
+
+// MaxSecretBytes bounds a secret file: a token or password, never a blob.
+const MaxSecretBytes = 64 << 10
+
+// ReadSecretFile reads a password or token from a file (the only way secrets
+// enter the exporter, so they never sit in the main config or in logs).
+// Surrounding white space, including the trailing newline editors add, is
+// removed.
+func ReadSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("no secret file configured")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("reading secret file: %w", err)
+	}
+	defer f.Close()
+	buf, err := io.ReadAll(io.LimitReader(f, MaxSecretBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading secret file %s: %w", path, err)
+	}
+	if len(buf) > MaxSecretBytes {
+		return "", fmt.Errorf("secret file %s is larger than %d bytes", path, MaxSecretBytes)
+	}
+	return strings.TrimSpace(string(buf)), nil
+}
+
+// Tokyo is Asia/Tokyo: JST, UTC+9 all year (no DST). A fixed zone is used so
+// the exporter does not depend on the host's tzdata.
+var Tokyo = time.FixedZone("JST", 9*60*60)

@@ -1,0 +1,211 @@
+// Package fetch is the one place where the exporter reads from HTTP peers
+// it does not control (cloud status APIs, security feeds, statistics
+// APIs): every read has a deadline and a size bound, and every failure
+// carries a short, bounded reason for metrics.
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Failure reasons. The set is small and fixed so that reason labels stay
+// bounded.
+const (
+	ReasonTimeout   = "timeout"
+	ReasonDNS       = "dns"
+	ReasonConnect   = "connect"
+	ReasonTLS       = "tls"
+	ReasonStatus    = "status"
+	ReasonTooLarge  = "too_large"
+	ReasonRateLimit = "rate_limited"
+	ReasonDecode    = "decode"
+	ReasonPayload   = "payload"
+	ReasonOther     = "other"
+)
+
+// Error is a failure with its reason.
+type Error struct {
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an Error with a reason.
+func Errorf(reason, format string, args ...any) error {
+	return &Error{Reason: reason, Err: fmt.Errorf(format, args...)}
+}
+
+// RetryAfterError is returned for 429/503 answers that say when to retry.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// Reason classifies any error into the bounded reason set.
+func Reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Reason
+	}
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		return ReasonRateLimit
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ReasonTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTimeout
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return ReasonDNS
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return ReasonConnect
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") {
+		return ReasonTLS
+	}
+	return ReasonOther
+}
+
+// Get performs req and returns at most limit bytes of a 2xx body. A body
+// over the limit is an error (never silently truncated data), as is a non-2xx
+// status; 429 and 503 honour Retry-After. The request's context carries the
+// deadline.
+func Get(client *http.Client, req *http.Request, limit int64) ([]byte, *http.Response, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, &Error{Reason: Reason(err), Err: fmt.Errorf("%s %s: %w", req.Method, Redact(req.URL.String()), err)}
+	}
+	defer resp.Body.Close()
+	body, err := ReadAll(resp.Body, limit)
+	if err != nil {
+		return nil, resp, fmt.Errorf("%s %s: %w", req.Method, Redact(req.URL.String()), err)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return nil, resp, &RetryAfterError{After: after, Err: fmt.Errorf("%s %s: HTTP %d, retry after %s", req.Method, Redact(req.URL.String()), resp.StatusCode, after)}
+		}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, resp, Errorf(ReasonStatus, "%s %s: HTTP %d: %s", req.Method, Redact(req.URL.String()), resp.StatusCode, snippet(body))
+	}
+	return body, resp, nil
+}
+
+// ReadAll reads r up to limit bytes; more is a too_large error.
+func ReadAll(r io.Reader, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, &Error{Reason: Reason(err), Err: fmt.Errorf("reading body: %w", err)}
+	}
+	if int64(len(body)) > limit {
+		return nil, Errorf(ReasonTooLarge, "body larger than %d bytes", limit)
+	}
+	return body, nil
+}
+
+// LimitedReader returns a reader that fails with a too_large error once more
+// than limit bytes have been read, for streaming decoders.
+func LimitedReader(r io.Reader, limit int64) io.Reader {
+	return &limitedReader{r: r, left: limit, limit: limit}
+}
+
+type limitedReader struct {
+	r           io.Reader
+	left, limit int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, Errorf(ReasonTooLarge, "body larger than %d bytes", l.limit)
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, Errorf(ReasonTooLarge, "body larger than %d bytes", l.limit)
+	}
+	return n, err
+}
+
+// LooksLikeHTML tells whether a body that should be JSON or XML is an HTML
+// error page (proxies and captive portals answer 200 with one).
+func LooksLikeHTML(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	if len(b) > 512 {
+		b = b[:512]
+	}
+	lower := bytes.ToLower(b)
+	return bytes.HasPrefix(lower, []byte("<!doctype html")) || bytes.HasPrefix(lower, []byte("<html")) || bytes.Contains(lower, []byte("<body"))
+}
+
+// Redact removes credentials and query strings from a URL for logs and errors.
+func Redact(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.Index(u[i+3:], "@"); j >= 0 && !strings.Contains(u[i+3:i+3+j], "/") {
+			u = u[:i+3] + u[i+3+j+1:]
+		}
+	}
+	return u
+}
+
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, s)
+}
