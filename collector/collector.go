@@ -218,9 +218,15 @@ var (
 	scrapeSuccessDesc  = NewDesc("collector", "success", "1 if the collector succeeded during this scrape, 0 if it failed.", "collector")
 )
 
+// abandonGrace is how long past the scrape deadline a collector may still
+// take before the scrape goes on without it.
+const abandonGrace = 250 * time.Millisecond
+
 // Collect runs every collector of the set concurrently and sends their
 // metrics. A collector that fails, panics or overruns ctx is reported as
-// failed; the others are unaffected.
+// failed; the others are unaffected. A collector that ignores ctx is
+// abandoned shortly after the deadline: its late metrics are dropped, so
+// the scrape is never held hostage.
 func (s *Set) Collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	var wg sync.WaitGroup
 	wg.Add(len(s.names))
@@ -233,17 +239,48 @@ func (s *Set) Collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	wg.Wait()
 }
 
-func (s *Set) execute(ctx context.Context, name string, c Collector, ch chan<- prometheus.Metric) {
+func (s *Set) execute(ctx context.Context, name string, c Collector, out chan<- prometheus.Metric) {
 	begin := time.Now()
-	err := func() (err error) {
+	inner := make(chan prometheus.Metric, 64)
+	done := make(chan error, 1)
+	go func() {
+		var err error
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("panic: %v", p)
 				level.Error(s.logger).Log("msg", "collector panicked", "collector", name, "panic", p, "stack", string(debug.Stack()))
 			}
+			close(inner)
+			done <- err
 		}()
-		return c.Update(ctx, ch)
+		err = c.Update(ctx, inner)
 	}()
+
+	var abandon <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(dl) + abandonGrace)
+		defer t.Stop()
+		abandon = t.C
+	}
+	var err error
+forward:
+	for {
+		select {
+		case m, ok := <-inner:
+			if !ok {
+				err = <-done
+				break forward
+			}
+			out <- m
+		case <-abandon:
+			err = fmt.Errorf("abandoned: still running %s after the scrape deadline", abandonGrace)
+			go func() {
+				for range inner { // let the straggler finish and drop what it sends
+				}
+			}()
+			break forward
+		}
+	}
 	duration := time.Since(begin)
 	success := 1.0
 	switch {
@@ -254,6 +291,6 @@ func (s *Set) execute(ctx context.Context, name string, c Collector, ch chan<- p
 		success = 0
 		level.Error(s.logger).Log("msg", "collector failed", "collector", name, "duration_seconds", duration.Seconds(), "err", err)
 	}
-	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, duration.Seconds(), name)
-	ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
+	out <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, duration.Seconds(), name)
+	out <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
 }

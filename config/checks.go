@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -68,7 +69,11 @@ type HTTPCheck struct {
 	BearerTokenFile string              `yaml:"bearer_token_file"`
 	BasicAuth       *BasicAuth          `yaml:"basic_auth"`
 	TLSConfig       commoncfg.TLSConfig `yaml:"tls_config"`
+	// MaxBodyBytes bounds how much of the body is read; defaults to
+	// global.max_body_bytes. A larger body is a failure, not truncated.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 
+	TLSClient        *tls.Config      `yaml:"-"`
 	BodyMustMatch    []*regexp.Regexp `yaml:"-"`
 	BodyMustNotMatch []*regexp.Regexp `yaml:"-"`
 	JSONExpectations []*gojq.Code     `yaml:"-"`
@@ -85,6 +90,8 @@ type TCPCheck struct {
 	Address   string              `yaml:"address"`
 	TLS       bool                `yaml:"tls"`
 	TLSConfig commoncfg.TLSConfig `yaml:"tls_config"`
+
+	TLSClient *tls.Config `yaml:"-"`
 }
 
 func (s *Service) setDefaults(g *Global) {
@@ -96,6 +103,9 @@ func (s *Service) setDefaults(g *Global) {
 		if c.HTTP != nil {
 			if c.HTTP.Method == "" {
 				c.HTTP.Method = http.MethodGet
+			}
+			if c.HTTP.MaxBodyBytes == 0 {
+				c.HTTP.MaxBodyBytes = g.MaxBodyBytes
 			}
 			if c.HTTP.FollowRedirects == nil {
 				t := true
@@ -194,12 +204,15 @@ func (h *HTTPCheck) validate(v *Validator, path string, cfg *Config) {
 			v.Errorf(path+".basic_auth", "use either basic_auth or bearer_token_file, not both")
 		}
 	}
-	validateTLS(v, path+".tls_config", &h.TLSConfig, cfg)
+	if h.MaxBodyBytes < 0 {
+		v.Errorf(path+".max_body_bytes", "must not be negative")
+	}
+	h.TLSClient = ValidateTLS(v, path+".tls_config", &h.TLSConfig, cfg)
 }
 
 func (t *TCPCheck) validate(v *Validator, path string, cfg *Config) {
 	ValidateHostPort(v, path+".address", t.Address)
-	validateTLS(v, path+".tls_config", &t.TLSConfig, cfg)
+	t.TLSClient = ValidateTLS(v, path+".tls_config", &t.TLSConfig, cfg)
 }
 
 // ValidateHostPort reports a problem unless addr is host:port.
@@ -218,13 +231,18 @@ func ValidateHostPort(v *Validator, path, addr string) {
 	}
 }
 
-func validateTLS(v *Validator, path string, t *commoncfg.TLSConfig, cfg *Config) {
+// ValidateTLS resolves the TLS files relative to the config, loads them and
+// returns the client TLS config (nil after reporting a problem).
+func ValidateTLS(v *Validator, path string, t *commoncfg.TLSConfig, cfg *Config) *tls.Config {
 	for _, f := range []*string{&t.CAFile, &t.CertFile, &t.KeyFile} {
 		*f = cfg.Resolve(*f)
 	}
-	if _, err := commoncfg.NewTLSConfig(t); err != nil {
+	tc, err := commoncfg.NewTLSConfig(t)
+	if err != nil {
 		v.Errorf(path, "%v", err)
+		return nil
 	}
+	return tc
 }
 
 func compileRegexps(v *Validator, path string, srcs []string) []*regexp.Regexp {

@@ -1,0 +1,214 @@
+// Command bosaimail_exporter checks a disaster-alert mail service (HTTP,
+// SMTP, mail round trip), its cloud, jobs and security feeds, and exposes
+// the results to Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	_ "github.com/bosaimail/bosaimail_exporter/collector" // registers the collectors and their flags
+	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/exporter"
+	"github.com/bosaimail/bosaimail_exporter/internal/logging"
+)
+
+// defaultPort 9742: unclaimed on the Prometheus default port allocations
+// page (exporters take 9100-9999); see README.
+const defaultPort = ":9742"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.CommandLine
+	app.Name = "bosaimail_exporter"
+	app.Help = "Prometheus exporter for a disaster-alert e-mail service."
+	var (
+		configFile     = app.Flag("config.file", "Path to the configuration file.").Default("bosaimail.yml").String()
+		checkConfig    = app.Flag("config.check", "Only check the configuration file and exit (0 if valid).").Bool()
+		telemetryPath  = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		stateDir       = app.Flag("storage.path", "Directory for persisted state (job reports).").Default("data/").String()
+		timeoutOffset  = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' scrape timeout so the answer arrives in time.").Default("0.5s").Duration()
+		defaultTimeout = app.Flag("scrape.default-timeout", "Scrape deadline when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration()
+		toolkitFlags   = kingpinflag.AddFlags(app, defaultPort)
+		logCfg         logging.Config
+	)
+	logging.AddFlags(app, &logCfg)
+	app.Version(version.Print("bosaimail_exporter"))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	logger, err := logging.New(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+
+	if *checkConfig {
+		cfg, err := config.Load(*configFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("%s: %d services, %d checks: OK\n", *configFile, len(cfg.Services), countChecks(cfg))
+		return 0
+	}
+
+	level.Info(logger).Log("msg", "starting bosaimail_exporter", "version", version.Info(), "build_context", version.BuildContext())
+	static := prometheus.NewRegistry()
+	static.MustRegister(
+		versioncollector.NewCollector("bosaimail"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	exp, err := exporter.New(exporter.Options{
+		ConfigFile:     *configFile,
+		StateDir:       *stateDir,
+		Logger:         logger,
+		TimeoutOffset:  *timeoutOffset,
+		DefaultTimeout: *defaultTimeout,
+		Static:         static,
+	})
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot start", "err", err)
+		return 1
+	}
+	defer exp.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle(*telemetryPath, exp)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if exp.Config() == nil {
+			http.Error(w, "Not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "use POST to reload", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := exp.Reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	mux.HandleFunc("/api/", exp.Route)
+	if *telemetryPath != "/" {
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/" {
+				http.NotFound(w, r)
+				return
+			}
+			landing(exp.Config(), *telemetryPath, logger).ServeHTTP(w, r)
+		})
+	}
+
+	server := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(server, toolkitFlags, logging.Slog(logger, logCfg)) }()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	for {
+		select {
+		case err := <-serveErr:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				level.Error(logger).Log("msg", "web server failed", "err", err)
+				return 1
+			}
+			return 0
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				_ = exp.Reload() // logged; the old config keeps running on error
+				continue
+			}
+			level.Info(logger).Log("msg", "shutting down", "signal", s.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = server.Shutdown(ctx)
+			cancel()
+			return 0
+		}
+	}
+}
+
+func countChecks(cfg *config.Config) int {
+	n := 0
+	for _, s := range cfg.Services {
+		n += len(s.Checks)
+	}
+	return n
+}
+
+// landing renders exporter-toolkit's landing page with the configured
+// services and checks, so an operator sees at once what is watched.
+func landing(cfg *config.Config, metricsPath string, logger log.Logger) http.Handler {
+	var b strings.Builder
+	if cfg != nil {
+		b.WriteString("<h2>Services</h2><table><tr><th>service</th><th>check</th><th>kind</th><th>critical</th><th>target</th></tr>")
+		for _, s := range cfg.Services {
+			for _, c := range s.Checks {
+				fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%t</td><td>%s</td></tr>",
+					html.EscapeString(s.Name), html.EscapeString(c.Name), html.EscapeString(c.Kind), c.IsCritical(), html.EscapeString(checkTarget(&c)))
+			}
+		}
+		b.WriteString("</table>")
+	}
+	page, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "bosaimail_exporter",
+		Description: "Prometheus exporter for a disaster-alert e-mail service",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: metricsPath, Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+		ExtraHTML: b.String(),
+		ExtraCSS:  "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}",
+	})
+	if err != nil {
+		level.Error(logger).Log("msg", "building landing page", "err", err)
+		return http.NotFoundHandler()
+	}
+	return page
+}
+
+func checkTarget(c *config.Check) string {
+	switch {
+	case c.HTTP != nil:
+		return c.HTTP.URL.String()
+	case c.TCP != nil:
+		return c.TCP.Address
+	}
+	return ""
+}
