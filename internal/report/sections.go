@@ -143,6 +143,15 @@ func (r *Report) jobs(ctx context.Context, q *Querier, sel string, g Grid) error
 	if err != nil {
 		return err
 	}
+	// The exporter's job label collides with Prometheus' target label job:
+	// a scrape without honor_labels stores it as exported_job.
+	for _, s := range series {
+		if v, ok := s.Labels["exported_job"]; ok {
+			s.Labels = s.Labels.Clone()
+			s.Labels["job"] = v
+			delete(s.Labels, "exported_job")
+		}
+	}
 	names := labelValues(series, "job")
 	for _, job := range names {
 		f := JobFigures{Job: job, MaxDuration: math.NaN()}
@@ -293,6 +302,10 @@ func labelValues(series []*Series, label string) []string {
 
 func jaDuration(d time.Duration) string {
 	switch {
+	case d >= time.Hour && d < 72*time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d時間", int(d.Hours()))
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d日", int(d.Hours()/24))
 	case d >= 24*time.Hour:
 		return fmt.Sprintf("%.1f日", d.Hours()/24)
 	case d >= time.Hour:

@@ -134,7 +134,7 @@ func (r *Report) summary() Section {
 		{"集計単位", "1分（各分 [hh:mm:00, hh:mm+1:00) の監視データで判定。1分間に一度でも重要チェックが失敗した分は停止）"},
 		{"監視データ間隔", interval},
 		{"稼働率の目標", fmt.Sprintf("%s 以上（計画停止を除く）", percent(r.Target))},
-		{"停止回数の上限", fmt.Sprintf("年間 %d 回以内（%s 未満の復旧をはさむ停止は1回）", r.MaxOutages, jaDuration(r.MergeWindow))},
+		{"停止回数の上限", fmt.Sprintf("年間 %d 回以内（%s未満の復旧をはさむ停止は1回と数える）", r.MaxOutages, jaDuration(r.MergeWindow))},
 		{"稼働率（契約上）", verdict(availOK) + listSuffix(worst)},
 		{"停止回数（契約年度）", verdict(outagesOK)},
 		{"データ完全性", verdict(integrityOK) + "（完全性を担保できない事象 0 件が要件）"},
@@ -202,6 +202,9 @@ func (r *Report) incidents() Section {
 		what := "サービス停止"
 		if o.StartedBefore {
 			what += "（集計期間前から継続）"
+		}
+		if o.OngoingAtEnd {
+			what += "（月末時点で継続、終了は月末）"
 		}
 		cat := ""
 		if o.Exempted() {

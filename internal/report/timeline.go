@@ -69,6 +69,9 @@ type Outage struct {
 	// StartedBefore tells that the outage was already going on when the
 	// data of the query began, so its true start is earlier.
 	StartedBefore bool
+	// OngoingAtEnd tells that it was still going on at the end of the
+	// month; End is then the month's end.
+	OngoingAtEnd bool
 
 	first, last int // minute indexes in the grid
 }
@@ -100,6 +103,7 @@ func (tl *timeline) outages(g Grid, merge int) []*Outage {
 		o.Start = g.At(o.first)
 		o.End = g.At(o.last + 1)
 		o.ID = outageID(o.Service, o.Start)
+		o.OngoingAtEnd = o.last == len(tl.states)-1
 	}
 	return out
 }

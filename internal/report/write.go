@@ -79,8 +79,13 @@ func (r *Report) Write(dir string, formats []string) ([]string, error) {
 	for i, o := range outs {
 		p := filepath.Join(dir, o.name)
 		if err := os.Rename(temps[i], p); err != nil {
+			// The files of this run already in place go too: a report
+			// is whole or absent.
 			cleanup()
-			return paths, fmt.Errorf("renaming %s into place: %w", p, err)
+			for _, done := range paths {
+				os.Remove(done)
+			}
+			return nil, fmt.Errorf("renaming %s into place: %w", p, err)
 		}
 		paths = append(paths, p)
 	}
