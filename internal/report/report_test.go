@@ -3,7 +3,10 @@ package report
 import (
 	"bytes"
 	"flag"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -405,5 +408,50 @@ func TestWriteLeavesNothingOnFailure(t *testing.T) {
 	}
 	if _, err := r.Write(dir, []string{"pdf"}); err == nil || !strings.Contains(err.Error(), `unknown format "pdf"`) {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+// TestMisbehavingPrometheus: a peer that hangs, answers too much or answers
+// HTML fails the report with a clear error instead of hanging or eating
+// memory.
+func TestMisbehavingPrometheus(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"hangs", func(w http.ResponseWriter, r *http.Request) {
+			// Only once the body was read does the server notice a
+			// client that gave up.
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+		}, "context deadline exceeded"},
+		{"too large", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[` + strings.Repeat(" ", 2<<20) + `]}}`))
+		}, "body larger than 1048576 bytes"},
+		{"html", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html><body>proxy login</body></html>"))
+		}, "prometheus http://127.0.0.1"},
+		{"error", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"exceeded maximum resolution"}`))
+		}, "bad_data: exceeded maximum resolution"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			t.Cleanup(srv.Close)
+			q, err := NewQuerier(srv.URL, nil, 300*time.Millisecond, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Build(t.Context(), q, Options{Month: jstAt(2026, 10, 1, 0, 0, 0), MergeWindow: 5 * time.Minute, Now: func() time.Time { return jstAt(2026, 11, 5, 0, 0, 0) }})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v does not contain %q", err, tt.want)
+			}
+		})
 	}
 }

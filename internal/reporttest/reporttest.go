@@ -1,15 +1,18 @@
-package report
+// Package reporttest runs a real Prometheus for the report's tests: its
+// TSDB is backfilled with `promtool tsdb create-blocks-from openmetrics`
+// from a known scenario (a contract year with outages, planned stops,
+// monitoring gaps, alerts, jobs, integrity checks and security feeds).
+// Only tests import it.
+package reporttest
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,13 +22,8 @@ import (
 	"github.com/bosaimail/bosaimail_exporter/config"
 )
 
-// This file holds the real Prometheus the end-to-end tests query: its TSDB
-// is backfilled with `promtool tsdb create-blocks-from openmetrics` from
-// the scenario below, a known contract year with outages, planned stops,
-// monitoring gaps, alerts, jobs, integrity checks and security feeds.
-
 // binDir finds the pinned tools: $BOSAIMAIL_BIN, else ./bin next to go.mod.
-func binDir(t testing.TB) string {
+func BinDir(t testing.TB) string {
 	if d := os.Getenv("BOSAIMAIL_BIN"); d != "" {
 		return d
 	}
@@ -47,8 +45,8 @@ func binDir(t testing.TB) string {
 
 // tool returns the path of a pinned tool; without it the test is skipped,
 // except under CI where a missing tool fails.
-func tool(t testing.TB, name string) string {
-	p := filepath.Join(binDir(t), name)
+func Tool(t testing.TB, name string) string {
+	p := filepath.Join(BinDir(t), name)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is missing (%v): run make tools", name, err)
@@ -58,7 +56,7 @@ func tool(t testing.TB, name string) string {
 	return p
 }
 
-func jstAt(y int, m time.Month, d, h, mi, s int) time.Time {
+func JST(y int, m time.Month, d, h, mi, s int) time.Time {
 	return time.Date(y, m, d, h, mi, s, 0, config.Tokyo)
 }
 
@@ -116,11 +114,11 @@ type window struct{ from, to time.Time }
 // Scenario times (JST). The expected figures in report_test.go are worked
 // out by hand from these.
 var (
-	octData  = window{jstAt(2026, 9, 30, 23, 0, 0), jstAt(2026, 11, 1, 1, 0, 0)}
-	julData  = window{jstAt(2026, 7, 15, 9, 0, 0), jstAt(2026, 7, 15, 15, 0, 0)}
-	sepData  = window{jstAt(2026, 9, 2, 9, 0, 0), jstAt(2026, 9, 2, 15, 0, 0)}
-	dense    = window{jstAt(2026, 10, 3, 0, 0, 0), jstAt(2026, 10, 4, 0, 0, 0)} // 15 s scrapes
-	exporter = window{jstAt(2026, 10, 20, 10, 0, 0), jstAt(2026, 10, 20, 10, 45, 0)}
+	octData  = window{JST(2026, 9, 30, 23, 0, 0), JST(2026, 11, 1, 1, 0, 0)}
+	julData  = window{JST(2026, 7, 15, 9, 0, 0), JST(2026, 7, 15, 15, 0, 0)}
+	sepData  = window{JST(2026, 9, 2, 9, 0, 0), JST(2026, 9, 2, 15, 0, 0)}
+	dense    = window{JST(2026, 10, 3, 0, 0, 0), JST(2026, 10, 4, 0, 0, 0)} // 15 s scrapes
+	exporter = window{JST(2026, 10, 20, 10, 0, 0), JST(2026, 10, 20, 10, 45, 0)}
 )
 
 // scrapeTimes yields the check sample times of the scenario: every minute,
@@ -147,22 +145,22 @@ func down(t time.Time, spans ...window) bool {
 }
 
 func w(y int, m time.Month, d, h, mi, s, h2, mi2, s2 int) window {
-	return window{jstAt(y, m, d, h, mi, s), jstAt(y, m, d, h2, mi2, s2)}
+	return window{JST(y, m, d, h, mi, s), JST(y, m, d, h2, mi2, s2)}
 }
 
 func buildScenario(path string) error {
 	om := &omWriter{}
 	// mail: both instances down (outages).
 	mailBoth := []window{
-		w(2026, 10, 3, 14, 5, 0, 14, 35, 0),                            // 30 min
-		w(2026, 10, 3, 14, 38, 30, 14, 38, 31),                         // one failed probe: 1 min, merged
-		w(2026, 10, 8, 2, 10, 0, 3, 50, 0),                             // inside the planned stop
-		w(2026, 10, 12, 3, 10, 0, 4, 40, 0),                            // 90 min, exempt by range
-		w(2026, 10, 25, 18, 0, 0, 18, 7, 0),                            // 7 min
-		w(2026, 10, 25, 18, 15, 0, 18, 20, 0),                          // 5 min, 8 min later: separate
-		{jstAt(2026, 10, 31, 23, 50, 0), jstAt(2026, 11, 1, 0, 10, 0)}, // 10 min in October
-		w(2026, 7, 15, 12, 0, 0, 12, 10, 0),                            // July: 10 min
-		w(2026, 9, 2, 10, 0, 0, 10, 20, 0),                             // September: 20 min, exempt by incident id
+		w(2026, 10, 3, 14, 5, 0, 14, 35, 0),                        // 30 min
+		w(2026, 10, 3, 14, 38, 30, 14, 38, 31),                     // one failed probe: 1 min, merged
+		w(2026, 10, 8, 2, 10, 0, 3, 50, 0),                         // inside the planned stop
+		w(2026, 10, 12, 3, 10, 0, 4, 40, 0),                        // 90 min, exempt by range
+		w(2026, 10, 25, 18, 0, 0, 18, 7, 0),                        // 7 min
+		w(2026, 10, 25, 18, 15, 0, 18, 20, 0),                      // 5 min, 8 min later: separate
+		{JST(2026, 10, 31, 23, 50, 0), JST(2026, 11, 1, 0, 10, 0)}, // 10 min in October
+		w(2026, 7, 15, 12, 0, 0, 12, 10, 0),                        // July: 10 min
+		w(2026, 9, 2, 10, 0, 0, 10, 20, 0),                         // September: 20 min, exempt by incident id
 	}
 	// mail: one instance only (not an outage).
 	mailA := []window{
@@ -237,7 +235,7 @@ func buildScenario(path string) error {
 	// backup-db runs daily at 03:00 and reports at 03:05; on Oct 20 it ran
 	// late, at 06:30 (reported 06:35). Due: the next day 04:00.
 	var runs []time.Time
-	for d := jstAt(2026, 9, 29, 3, 0, 0); d.Before(octData.to); d = d.AddDate(0, 0, 1) {
+	for d := JST(2026, 9, 29, 3, 0, 0); d.Before(octData.to); d = d.AddDate(0, 0, 1) {
 		if d.Month() == 10 && d.Day() == 20 {
 			runs = append(runs, d.Add(210*time.Minute))
 			continue
@@ -285,7 +283,7 @@ func buildScenario(path string) error {
 	lastCheck := func(t time.Time) time.Time {
 		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour()/6*6, 0, 0, 0, config.Tokyo)
 	}
-	bad := func(t time.Time) bool { c := lastCheck(t); return c.Equal(jstAt(2026, 10, 22, 12, 0, 0)) }
+	bad := func(t time.Time) bool { c := lastCheck(t); return c.Equal(JST(2026, 10, 22, 12, 0, 0)) }
 	ds := `dataset="subscribers"`
 	gauge("bosaimail_integrity_last_check_timestamp_seconds", ds, func(t time.Time) float64 { return float64(lastCheck(t).Unix()) })
 	gauge("bosaimail_integrity_verified", ds, func(t time.Time) float64 {
@@ -312,11 +310,11 @@ func buildScenario(path string) error {
 
 	gauge("bosaimail_security_advisories", `product="postfix",severity="high",source="jvn"`, func(t time.Time) float64 {
 		switch {
-		case t.Before(jstAt(2026, 10, 5, 9, 0, 0)):
+		case t.Before(JST(2026, 10, 5, 9, 0, 0)):
 			return 0
-		case t.Before(jstAt(2026, 10, 10, 0, 0, 0)):
+		case t.Before(JST(2026, 10, 10, 0, 0, 0)):
 			return 2
-		case t.Before(jstAt(2026, 10, 28, 0, 0, 0)):
+		case t.Before(JST(2026, 10, 28, 0, 0, 0)):
 			return 1
 		}
 		return 0
@@ -326,8 +324,8 @@ func buildScenario(path string) error {
 	// Signatures every 4 hours, none from Oct 16 00:00 to Oct 17 12:00.
 	gauge("bosaimail_antivirus_signature_timestamp_seconds", `engine="clamav"`, func(t time.Time) float64 {
 		u := time.Date(t.Year(), t.Month(), t.Day(), t.Hour()/4*4, 0, 0, 0, config.Tokyo)
-		if in(u, jstAt(2026, 10, 16, 0, 0, 0), jstAt(2026, 10, 17, 12, 0, 0)) {
-			u = jstAt(2026, 10, 16, 0, 0, 0)
+		if in(u, JST(2026, 10, 16, 0, 0, 0), JST(2026, 10, 17, 12, 0, 0)) {
+			u = JST(2026, 10, 16, 0, 0, 0)
 		}
 		return float64(u.Unix())
 	})
@@ -347,10 +345,10 @@ var (
 	promErr  error
 )
 
-// startPrometheus backfills the scenario and starts Prometheus on it, once
-// for all tests of the package (TestMain stops it).
-func startPrometheus(t testing.TB) string {
-	promtool, prometheus := tool(t, "promtool"), tool(t, "prometheus")
+// Start backfills the scenario and starts Prometheus on it, once
+// for all tests of the package; TestMain calls Stop.
+func Start(t testing.TB) string {
+	promtool, prometheus := Tool(t, "promtool"), Tool(t, "prometheus")
 	promOnce.Do(func() { prom, promErr = launch(promtool, prometheus) })
 	if promErr != nil {
 		t.Fatal(promErr)
@@ -441,44 +439,10 @@ func (p *promServer) stop() {
 	p.logs.Close()
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// Stop stops Prometheus and removes its data.
+func Stop() {
 	prom.stop()
 	for _, d := range tmpDirs {
 		os.RemoveAll(d)
 	}
-	os.Exit(code)
-}
-
-// octoberReport builds the report of the scenario's October.
-func octoberReport(t *testing.T, opts Options) (*Report, error) {
-	t.Helper()
-	url := startPrometheus(t)
-	q, err := NewQuerier(url, nil, time.Minute, 256<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if opts.Month.IsZero() {
-		opts.Month = jstAt(2026, 10, 1, 0, 0, 0)
-	}
-	if opts.Selector == "" {
-		opts.Selector = `job="bosaimail"`
-	}
-	if opts.MergeWindow == 0 {
-		opts.MergeWindow = 5 * time.Minute
-	}
-	opts.Target, opts.MaxOutages, opts.AntivirusMaxAge = 0.995, 3, 24*time.Hour
-	opts.Now = func() time.Time { return jstAt(2026, 11, 5, 9, 0, 0) }
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	return Build(ctx, q, opts)
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
