@@ -36,7 +36,7 @@ func files(t *testing.T, dir string) []string {
 }
 
 func exemptions(t *testing.T, name string) string {
-	return filepath.Join(filepath.Dir(reporttest.BinDir(t)), "testdata/report", name)
+	return filepath.Join(reporttest.RepoRoot(t), "testdata/report", name)
 }
 
 // TestReport runs the command against the real Prometheus of the scenario.

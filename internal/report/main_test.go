@@ -11,8 +11,6 @@ import (
 
 var jstAt = reporttest.JST
 
-func binDir(t testing.TB) string { return reporttest.BinDir(t) }
-
 func TestMain(m *testing.M) {
 	code := m.Run()
 	reporttest.Stop()

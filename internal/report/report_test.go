@@ -17,13 +17,14 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/bosaimail/bosaimail_exporter/internal/exemption"
+	"github.com/bosaimail/bosaimail_exporter/internal/reporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden report testdata/report/2026-10.md")
 
 func repoFile(t *testing.T, rel string) string {
 	t.Helper()
-	return filepath.Join(filepath.Dir(binDir(t)), rel)
+	return filepath.Join(reporttest.RepoRoot(t), rel)
 }
 
 func loadExemptions(t *testing.T, name string) *exemption.File {

@@ -22,18 +22,23 @@ import (
 	"github.com/bosaimail/bosaimail_exporter/config"
 )
 
-// binDir finds the pinned tools: $BOSAIMAIL_BIN, else ./bin next to go.mod.
+// BinDir finds the pinned tools: $BOSAIMAIL_BIN, else bin/ of the repo.
 func BinDir(t testing.TB) string {
 	if d := os.Getenv("BOSAIMAIL_BIN"); d != "" {
 		return d
 	}
+	return filepath.Join(RepoRoot(t), "bin")
+}
+
+// RepoRoot is the directory of go.mod above the test's directory.
+func RepoRoot(t testing.TB) string {
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "bin")
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -43,7 +48,7 @@ func BinDir(t testing.TB) string {
 	}
 }
 
-// tool returns the path of a pinned tool; without it the test is skipped,
+// Tool returns the path of a pinned tool; without it the test is skipped,
 // except under CI where a missing tool fails.
 func Tool(t testing.TB, name string) string {
 	p := filepath.Join(BinDir(t), name)
