@@ -103,3 +103,30 @@ func TestMonths(t *testing.T) {
 		t.Errorf("grid %+v", g)
 	}
 }
+
+// BenchmarkYear: the per-service work of a March report (a contract year of
+// minutes) once the answers are in: classification, outages and counts.
+func BenchmarkYear(b *testing.B) {
+	n := 366 * 24 * 60
+	up, maint := make([]float64, n), make([]float64, n)
+	for i := range up {
+		up[i] = 1
+		switch {
+		case i%10007 < 7:
+			up[i] = 0
+		case i%4001 == 0:
+			up[i] = math.NaN()
+		case i%20011 < 60:
+			maint[i] = 1
+		}
+	}
+	g := Grid{Start: jstAt(2026, 4, 1, 0, 0, 0), N: n}
+	b.ReportAllocs()
+	for b.Loop() {
+		tl := classify("mail", up, maint)
+		if len(tl.outages(g, 5)) == 0 {
+			b.Fatal("no outages")
+		}
+		_ = tl.count(0, n)
+	}
+}
