@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
