@@ -229,6 +229,9 @@ func equalOutages[T any](got, want []T) bool {
 // compares the Markdown with the golden file.
 func checkOutputs(t *testing.T, r *Report) {
 	dir := t.TempDir()
+	if d := os.Getenv("BOSAIMAIL_REPORT_KEEP"); d != "" {
+		dir = d // to look at the files, e.g. printed to PDF
+	}
 	// The port of the test Prometheus changes from run to run.
 	r.Source = "http://prometheus:9090"
 	paths, err := r.Write(dir, Formats)

@@ -165,7 +165,7 @@ func (r *Report) availability() Section {
 		{"サービス", Text, 14}, {"月間時間(分)", Int, 11}, {"計画停止(分)", Int, 11}, {"想定稼働時間(分)", Int, 13},
 		{"監視欠測(分)", Int, 11}, {"停止時間(分)", Int, 11}, {"免責停止(分)", Int, 11}, {"実稼働時間(分)", Int, 12},
 		{"稼働率(実績)", Percent, 11}, {"稼働率(契約)", Percent, 11}, {"稼働率判定", Text, 9},
-		{"停止回数(当月)", Int, 11}, {"停止回数(当月・契約)", Int, 13}, {"停止回数(年度)", Int, 11}, {"停止回数(年度・契約)", Int, 13}, {"停止回数判定", Text, 10},
+		{"停止回数(当月)", Int, 12}, {"停止回数(当月・契約)", Int, 13}, {"停止回数(年度)", Int, 12}, {"停止回数(年度・契約)", Int, 13}, {"停止回数判定", Text, 10},
 	}}
 	for _, s := range r.Services {
 		t.Rows = append(t.Rows, []any{
@@ -182,7 +182,7 @@ func (r *Report) availability() Section {
 
 func (r *Report) incidents() Section {
 	t := Table{Title: "障害一覧", Name: "incidents", Empty: "当月の障害・アラートはありません。", Columns: []Column{
-		{"No.", Int, 5}, {"障害ID", Text, 22}, {"種別", Text, 8}, {"重要度", Text, 7}, {"サービス", Text, 12}, {"アラート・事象", Text, 28},
+		{"No.", Int, 5}, {"障害ID", Text, 22}, {"種別", Text, 10}, {"重要度", Text, 8}, {"サービス", Text, 12}, {"アラート・事象", Text, 28},
 		{"開始", Time, 17}, {"終了", Time, 17}, {"継続時間(分)", Int, 10}, {"停止時間(分)", Int, 10}, {"責任区分", Text, 14},
 		{"免責区分", Text, 14}, {"免責ID", Text, 12}, {"原因", Text, 24}, {"対処内容", Text, 24}, {"状況", Text, 10},
 	}}

@@ -153,11 +153,16 @@ func (r *Report) writeSheet(f *excelize.File, st *xlsxStyles, s Section) error {
 				row++
 			}
 		}
+		lines := 1
 		for j, c := range t.Columns {
 			if err := set(j+1, row, c.Header, st.header); err != nil {
 				return err
 			}
 			widths[j+1] = max(widths[j+1], c.Width)
+			lines = max(lines, wrappedLines(c.Header, c.Width))
+		}
+		if err := setHeight(f, sh, row, lines); err != nil {
+			return err
 		}
 		row++
 		if len(t.Rows) == 0 && t.Empty != "" {
@@ -167,10 +172,17 @@ func (r *Report) writeSheet(f *excelize.File, st *xlsxStyles, s Section) error {
 			row++
 		}
 		for _, rw := range t.Rows {
+			lines := 1
 			for j, c := range rw {
 				if err := set(j+1, row, c, st.byKind[t.Columns[j].Kind]); err != nil {
 					return err
 				}
+				if s, ok := c.(string); ok && t.Columns[j].Kind == Text {
+					lines = max(lines, wrappedLines(s, t.Columns[j].Width))
+				}
+			}
+			if err := setHeight(f, sh, row, lines); err != nil {
+				return err
 			}
 			row++
 		}
@@ -205,4 +217,31 @@ func (r *Report) writeSheet(f *excelize.File, st *xlsxStyles, s Section) error {
 		OddHeader: "&L" + r.Title() + "&R" + s.Sheet,
 		OddFooter: "&C&P / &N",
 	})
+}
+
+// wrappedLines estimates how many lines a wrapped cell of the given width
+// (in characters of '0') needs: full-width (Japanese) characters take two.
+// Excel and LibreOffice do not grow rows for wrapped text written by a
+// library, so the height is set from this.
+func wrappedLines(s string, width float64) int {
+	w := 0
+	for _, r := range s {
+		if r >= 0x1100 && (r <= 0x115F || (r >= 0x2E80 && r <= 0xA4CF) || (r >= 0xAC00 && r <= 0xD7A3) || (r >= 0xF900 && r <= 0xFAFF) || (r >= 0xFE30 && r <= 0xFE4F) || (r >= 0xFF00 && r <= 0xFF60) || (r >= 0xFFE0 && r <= 0xFFE6)) {
+			w += 2
+		} else {
+			w++
+		}
+	}
+	usable := max(int(width)-1, 1)
+	return max(1, (w+usable-1)/usable)
+}
+
+// lineHeight is the height in points of one line of the default font.
+const lineHeight = 15.0
+
+func setHeight(f *excelize.File, sheet string, row, lines int) error {
+	if lines <= 1 {
+		return nil
+	}
+	return f.SetRowHeight(sheet, row, lineHeight*float64(lines)+3)
 }
