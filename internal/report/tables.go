@@ -273,7 +273,7 @@ func (r *Report) statistics() Section {
 		// sheet, and a wide column here would widen the trend table above.
 		basis, _, _ := strings.Cut(exemption.Categories[c.Category], " ")
 		if c.Category == "免責なし" {
-			basis = "（受託者の責任範囲）"
+			basis = "受託者責任"
 		}
 		cats.Rows = append(cats.Rows, []any{c.Category, basis, c.Outages, c.Minutes})
 	}
@@ -301,7 +301,7 @@ func (r *Report) jobSection() Section {
 
 func (r *Report) integritySection() Section {
 	it := Table{Title: "完全性検査", Name: "integrity", Empty: "完全性検査の監視データはありません。", Columns: []Column{
-		{"データセット", Text, 20}, {"検査回数", Int, 9}, {"不一致・未検証(件)", Int, 15}, {"最大不一致数", Number, 12}, {"最終検査", Time, 17}, {"月末の状態", Text, 10},
+		{"データセット", Text, 20}, {"検査回数", Int, 9}, {"不一致・未検証(件)", Int, 15}, {"最大不一致数", Int, 12}, {"最終検査", Time, 17}, {"月末の状態", Text, 10},
 	}}
 	for _, f := range r.Integrity {
 		state := "不明"
@@ -325,7 +325,7 @@ func (r *Report) integritySection() Section {
 func (r *Report) securitySection() Section {
 	count := func(title, name, key string, rows []CountFigures) Table {
 		t := Table{Title: title, Name: name, Empty: "監視データはありません。", Columns: []Column{
-			{key, Text, 36}, {"月初", Number, 8}, {"新規", Number, 8}, {"解消・確認済", Number, 11}, {"月末", Number, 8}, {"最大", Number, 8},
+			{key, Text, 36}, {"月初", Int, 8}, {"新規", Int, 8}, {"解消・確認済", Int, 11}, {"月末", Int, 8}, {"最大", Int, 8},
 		}}
 		for _, f := range rows {
 			t.Rows = append(t.Rows, []any{f.Key, f.Start, f.Opened, f.Closed, f.End, f.Max})
