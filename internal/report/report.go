@@ -441,10 +441,14 @@ func applyExemptions(f *exemption.File, tls []*timeline, all []*Outage, g Grid, 
 	for _, e := range f.Exemptions {
 		a := AppliedExemption{Exemption: e}
 		where := e.Where(f.Path)
+		// touched: the down minutes this exemption covers, per service
+		// (also those another exemption covered already).
+		touched := map[string][]int{}
 		mark := func(tl *timeline, from, to int) {
 			for i := max(from, 0); i < to && i < g.N; i++ {
-				if tl.states[i] == Down && !tl.exempt[i] {
+				if tl.states[i] == Down {
 					tl.exempt[i] = true
+					touched[tl.service] = append(touched[tl.service], i)
 					a.Minutes++
 					if i >= mFrom {
 						a.InMonth++
@@ -501,15 +505,14 @@ func applyExemptions(f *exemption.File, tls []*timeline, all []*Outage, g Grid, 
 			}
 		}
 		for _, o := range all {
-			tl := bySvc[o.Service]
 			covered := false
-			for i := o.first; i <= o.last; i++ {
-				if tl.states[i] == Down && tl.exempt[i] {
+			for _, i := range touched[o.Service] {
+				if i >= o.first && i <= o.last {
 					covered = true
 					break
 				}
 			}
-			if covered && !contains(o.Exemptions, e.ID) && overlaps(e, o) {
+			if covered && !contains(o.Exemptions, e.ID) {
 				o.Exemptions = append(o.Exemptions, e.ID)
 				a.Outages = append(a.Outages, o.ID)
 				if o.Category == "" {
@@ -532,16 +535,6 @@ func applyExemptions(f *exemption.File, tls []*timeline, all []*Outage, g Grid, 
 		return nil, errors.Join(errs...)
 	}
 	return applied, nil
-}
-
-func overlaps(e exemption.Exemption, o *Outage) bool {
-	if e.Incident != "" {
-		return e.Incident == o.ID
-	}
-	if e.Service != "" && e.Service != o.Service {
-		return false
-	}
-	return e.Start.Before(o.End) && o.Start.Before(e.End.Time)
 }
 
 func contains(ss []string, s string) bool {

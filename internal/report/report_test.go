@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -456,5 +457,34 @@ func TestMisbehavingPrometheus(t *testing.T) {
 				t.Errorf("error %v does not contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOverlappingExemptions: two exemptions of one outage count its minutes
+// once; an exemption of part of an outage leaves it in the count.
+func TestOverlappingExemptions(t *testing.T) {
+	r, err := octoberReport(t, Options{Exemptions: loadExemptions(t, "exemptions-overlap.yml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, web := r.Services[0], r.Services[1]
+	if mail.ExemptDown != 90 || mail.OutagesMonthContract != 4 || web.ExemptDown != 1 || web.OutagesMonthContract != 1 || web.Contractual != ratio(44593, 44595) {
+		t.Errorf("mail %+v\nweb %+v", mail, web)
+	}
+	var got []string
+	for _, a := range r.Exemptions {
+		got = append(got, fmt.Sprintf("%s:%d:%v", a.ID, a.Minutes, a.Outages))
+	}
+	want := []string{"EX-A:90:[mail-20261012-0310]", "EX-B:90:[mail-20261012-0310]", "EX-C:1:[web-20261018-1200]"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("exemptions %v, want %v", got, want)
+	}
+	for _, o := range r.Outages {
+		if o.ID == "web-20261018-1200" && (!o.PartlyExempted() || o.Exempted()) {
+			t.Errorf("web outage: %+v", o)
+		}
+	}
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "障害 web-20261018-1200 は停止3分のうち1分のみ免責のため、停止回数に数えています。") {
+		t.Errorf("notes: %v", r.Notes)
 	}
 }
