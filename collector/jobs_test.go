@@ -277,7 +277,8 @@ func TestJobsStatusFiles(t *testing.T) {
 	if v := metric("bosaimail_job_last_run_success", "log-rotate"); v != "0" {
 		t.Errorf("log-rotate last_run_success = %s, want 0 (file is newer)", v)
 	}
-	if v := metric("bosaimail_job_last_success_timestamp_seconds", "log-rotate"); f, _ := strconv.ParseFloat(v, 64); f != float64(jobsT0.Unix()) {
+	v := metric("bosaimail_job_last_success_timestamp_seconds", "log-rotate")
+	if f, _ := strconv.ParseFloat(v, 64); f != float64(jobsT0.Unix()) {
 		t.Errorf("log-rotate last_success = %s, want the pushed one", v)
 	}
 	if v := metric("bosaimail_job_running", "db-backup"); v != "1" {
