@@ -109,6 +109,7 @@ func TestJobsPushAPI(t *testing.T) {
 	dir := t.TempDir()
 	clock := &fakeClock{t: jobsT0}
 	c := newTestJobs(t, dir, filepath.Join(dir, "data"), jobsYML, clock)
+	resetJobCounters()
 	srv := httptest.NewTLSServer(c.Routes()[jobsAPIPrefix])
 	defer srv.Close()
 
@@ -193,22 +194,20 @@ bosaimail_job_push_rejected_total{reason="unknown_job"} 1
 	names := []string{"bosaimail_job_last_duration_seconds", "bosaimail_job_last_exit_code", "bosaimail_job_last_run_success",
 		"bosaimail_job_last_success_timestamp_seconds", "bosaimail_job_next_due_timestamp_seconds", "bosaimail_job_reported",
 		"bosaimail_job_running", "bosaimail_job_push_rejected_total"}
-	resetJobCounters(t)
 	if err := testutil.CollectAndCompare(Adapt(context.Background(), c), strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
 }
 
-// resetJobCounters: the rejection counters are process-wide (they survive
-// reloads); the golden output above counts this test's rejections only, so
-// it must run before any other test adds to them.
-func resetJobCounters(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() {
-		jobPushRejected.mu.Lock()
-		jobPushRejected.m = nil
-		jobPushRejected.mu.Unlock()
-	})
+// resetJobCounters: the rejection and status-file error counters are
+// process-wide (they survive reloads); a test comparing them starts them
+// from zero.
+func resetJobCounters() {
+	for _, r := range []*reasonCounts{jobPushRejected, jobStatusFileErrors} {
+		r.mu.Lock()
+		r.m = nil
+		r.mu.Unlock()
+	}
 }
 
 func TestJobsStatePersistsAndRemovedJobsDropped(t *testing.T) {
@@ -238,6 +237,7 @@ func TestJobsStatusFiles(t *testing.T) {
 	dir := t.TempDir()
 	clock := &fakeClock{t: jobsT0}
 	c := newTestJobs(t, dir, filepath.Join(dir, "data"), jobsYML, clock)
+	resetJobCounters()
 	srv := httptest.NewServer(c.Routes()[jobsAPIPrefix])
 	defer srv.Close()
 	sdir := filepath.Join(dir, "status")
