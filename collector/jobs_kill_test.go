@@ -101,6 +101,11 @@ func TestJobsSurviveKill9(t *testing.T) {
 
 	base, _ = startExporter(t, bin, cfgFile, state)
 	metrics := scrape(t, base)
+	lint := exec.Command(testbin.Path(t, "promtool"), "check", "metrics")
+	lint.Stdin = strings.NewReader(metrics)
+	if out, err := lint.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 	for j := 0; j < jobs; j++ {
 		resp, err := client.Get(fmt.Sprintf("%s/api/v1/jobs/job%d", base, j))
 		if err != nil {
