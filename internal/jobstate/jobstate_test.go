@@ -99,7 +99,9 @@ func TestParsePushBody(t *testing.T) {
 		{Success, "", "", func(r Report) bool { return r.ExitCode == nil && r.DurationSeconds == nil }},
 		{Success, "  \n", "", func(r Report) bool { return r.ExitCode == nil }},
 		{Fail, `{"exit_code": 2, "duration_seconds": 61.5, "message": "pg_dump: 接続できません"}`, "",
-			func(r Report) bool { return *r.ExitCode == 2 && *r.DurationSeconds == 61.5 && strings.HasPrefix(r.Message, "pg_dump") }},
+			func(r Report) bool {
+				return *r.ExitCode == 2 && *r.DurationSeconds == 61.5 && strings.HasPrefix(r.Message, "pg_dump")
+			}},
 		{Success, `{"exit_code": 0}`, "", func(r Report) bool { return *r.ExitCode == 0 }},
 		{Success, `{"exit_code": 1}`, "contradicts a success", nil},
 		{Fail, `{"exit_code": 256}`, "between 0 and 255", nil},
