@@ -253,24 +253,7 @@ func runOurs(dir string, tg targets, sc string, n, rounds int) (result, error) {
 		}
 		return elapsed, nil
 	}
-	if _, err := scrape(); err != nil { // warm-up
-		return result{}, err
-	}
-	cpu0, err := procCPU(cmd.Process.Pid)
-	if err != nil {
-		return result{}, err
-	}
-	var walls []time.Duration
-	for r := 0; r < rounds; r++ {
-		w, err := scrape()
-		if err != nil {
-			return result{}, err
-		}
-		walls = append(walls, w)
-	}
-	cpu1, _ := procCPU(cmd.Process.Pid)
-	rss, _ := peakRSS(cmd.Process.Pid)
-	return result{cpuPerCheck: (cpu1 - cpu0) / time.Duration(rounds*n), wallMedian: median(walls), peakRSS: rss}, nil
+	return measure(cmd.Process.Pid, n, rounds, scrape)
 }
 
 func firstDown(s string) string {
@@ -356,10 +339,16 @@ func runBlackbox(dir string, tg targets, sc string, n, rounds int) (result, erro
 		wg.Wait()
 		return time.Since(begin), firstErr
 	}
+	return measure(cmd.Process.Pid, n, rounds, round)
+}
+
+// measure runs one warm-up round, then the measured ones, and returns the
+// process's CPU per check, the median wall time of a round and its peak RSS.
+func measure(pid, n, rounds int, round func() (time.Duration, error)) (result, error) {
 	if _, err := round(); err != nil {
 		return result{}, err
 	}
-	cpu0, err := procCPU(cmd.Process.Pid)
+	cpu0, err := procCPU(pid)
 	if err != nil {
 		return result{}, err
 	}
@@ -371,8 +360,8 @@ func runBlackbox(dir string, tg targets, sc string, n, rounds int) (result, erro
 		}
 		walls = append(walls, w)
 	}
-	cpu1, _ := procCPU(cmd.Process.Pid)
-	rss, _ := peakRSS(cmd.Process.Pid)
+	cpu1, _ := procCPU(pid)
+	rss, _ := peakRSS(pid)
 	return result{cpuPerCheck: (cpu1 - cpu0) / time.Duration(rounds*n), wallMedian: median(walls), peakRSS: rss}, nil
 }
 
