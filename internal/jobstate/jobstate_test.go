@@ -273,3 +273,26 @@ func FuzzParseStatusFile(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParsePushBody(b *testing.B) {
+	body := []byte(`{"exit_code": 2, "duration_seconds": 61.5, "message": "pg_dump: 接続できません"}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ParsePushBody(Fail, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStoreRecord(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "jobs.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		if _, err := s.Record("db-backup", Success, t0, Report{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

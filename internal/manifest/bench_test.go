@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"fmt"
 	"crypto/rand"
 	"os"
 	"os/exec"
@@ -64,4 +65,18 @@ func BenchmarkHashFile(b *testing.B) {
 		}
 		b.ReportMetric(mbps(total/time.Duration(b.N)), "MB/s")
 	})
+}
+
+// BenchmarkParse: a 10 000-line manifest (a large data set).
+func BenchmarkParse(b *testing.B) {
+	var buf []byte
+	for i := 0; i < 10000; i++ {
+		buf = fmt.Appendf(buf, "%064x  registrants/2026-11/part-%05d.csv.gz\n", i, i)
+	}
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, err := Parse(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
