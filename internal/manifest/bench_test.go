@@ -2,8 +2,8 @@ package manifest
 
 import (
 	"context"
-	"fmt"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
