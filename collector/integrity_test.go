@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/bosaimail/bosaimail_exporter/config"
 )
 
 func gz(t *testing.T, content string) []byte {
@@ -272,5 +277,50 @@ func TestIntegrityInterrupted(t *testing.T) {
 	}
 	if _, ok := src.Snapshot(); ok {
 		t.Error("an interrupted check produced a verdict")
+	}
+}
+
+// TestIntegritySignature: an Ed25519-signed manifest verifies; one re-signed
+// with another key (an attacker without the private key) does not.
+func TestIntegritySignature(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	for _, tc := range []struct {
+		name     string
+		signer   ed25519.PrivateKey
+		verified float64
+	}{
+		{"signed with the key", priv, 1},
+		{"re-signed with another key", func() ed25519.PrivateKey { _, k, _ := ed25519.GenerateKey(nil); return k }(), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ds := filepath.Join(dir, "data")
+			dataSet(t, ds, []byte("unused-hmac-key-0123"), map[string]string{"registrants.csv": "1\n"})
+			man, _ := os.ReadFile(filepath.Join(ds, "SHA256SUMS"))
+			os.WriteFile(filepath.Join(ds, "SHA256SUMS.sig"), ed25519.Sign(tc.signer, man), 0o644)
+			cfg := loadConfig(t, dir, "jobs:\n  integrity:\n    - {name: registrants, directory: data, signature_public_key_file: keys/m.pub}\n",
+				map[string]string{"keys/m.pub": pemKey})
+			c, err := newIntegrityCollector(Env{Config: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := c.(*integrityCollector).sources[0].src
+			if err := src.RefreshOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r, _ := src.Snapshot()
+			if b2f(r.verified()) != tc.verified || b2f(r.manifestValid) != tc.verified {
+				t.Errorf("verified %v manifest valid %v, want %v", r.verified(), r.manifestValid, tc.verified)
+			}
+		})
+	}
+	// A key that is not Ed25519 is refused when the config is loaded.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rsa.pub"), []byte("-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAL\n-----END PUBLIC KEY-----\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "c.yml"), []byte("jobs:\n  integrity:\n    - {name: d, directory: data, signature_public_key_file: rsa.pub}\n"), 0o644)
+	if _, err := config.Load(filepath.Join(dir, "c.yml")); err == nil || !strings.Contains(err.Error(), "c.yml:3: jobs.integrity[0].signature_public_key_file") {
+		t.Errorf("non-Ed25519 key: %v", err)
 	}
 }
