@@ -41,7 +41,7 @@ var (
 // load sets its rate.
 var readLimiter = throttle.NewLimiter(0)
 
-type artefact struct {
+type backupArtefact struct {
 	path    string
 	modTime time.Time
 	size    int64
@@ -49,8 +49,8 @@ type artefact struct {
 
 type backupResult struct {
 	artefacts  int
-	newest     *artefact
-	previous   *artefact
+	newest     *backupArtefact
+	previous   *backupArtefact
 	incomplete int
 }
 
@@ -66,7 +66,7 @@ type backupSource struct {
 	// verified remembers gzip verdicts by path, size and mtime, so each
 	// artefact is read once, not on every refresh.
 	mu       sync.Mutex
-	verified map[artefact]error
+	verified map[backupArtefact]error
 }
 
 func init() {
@@ -75,11 +75,11 @@ func init() {
 
 func newBackupCollector(env Env) (Collector, error) {
 	jc := &env.Config.Jobs
-	readLimiter.SetLimit(throttleLimit(jc.MaxReadMBPerSecond))
+	readLimiter.SetLimit(readLimit(jc.MaxReadMBPerSecond))
 	c := &backupCollector{}
 	for i := range jc.Backups {
 		b := &jc.Backups[i]
-		bs := &backupSource{cfg: b, logger: env.Logger, verified: map[artefact]error{}}
+		bs := &backupSource{cfg: b, logger: env.Logger, verified: map[backupArtefact]error{}}
 		if bs.logger == nil {
 			bs.logger = log.NewNopLogger()
 		}
@@ -143,7 +143,7 @@ func (s *backupSource) refresh(ctx context.Context) (backupResult, error) {
 	if err != nil {
 		return r, err
 	}
-	var arts []artefact
+	var arts []backupArtefact
 	for _, p := range matches {
 		if s.cfg.MarkerSuffix != "" && strings.HasSuffix(p, s.cfg.MarkerSuffix) {
 			continue
@@ -157,7 +157,7 @@ func (s *backupSource) refresh(ctx context.Context) (backupResult, error) {
 		if !st.Mode().IsRegular() {
 			continue
 		}
-		arts = append(arts, artefact{path: p, modTime: st.ModTime(), size: st.Size()})
+		arts = append(arts, backupArtefact{path: p, modTime: st.ModTime(), size: st.Size()})
 	}
 	r.artefacts = len(arts)
 	sort.Slice(arts, func(i, j int) bool {
@@ -166,7 +166,7 @@ func (s *backupSource) refresh(ctx context.Context) (backupResult, error) {
 		}
 		return arts[i].path > arts[j].path
 	})
-	seen := map[artefact]bool{}
+	seen := map[backupArtefact]bool{}
 	for i := range arts {
 		a := arts[i]
 		seen[a] = true
@@ -197,7 +197,7 @@ func (s *backupSource) refresh(ctx context.Context) (backupResult, error) {
 	return r, nil
 }
 
-func (s *backupSource) complete(ctx context.Context, a artefact) error {
+func (s *backupSource) complete(ctx context.Context, a backupArtefact) error {
 	if a.size < s.cfg.MinSizeBytes {
 		return fmt.Errorf("%d bytes, less than min_size_bytes %d", a.size, s.cfg.MinSizeBytes)
 	}
@@ -243,6 +243,6 @@ func verifyGzip(ctx context.Context, path string) error {
 	return zr.Close()
 }
 
-func throttleLimit(mbPerSecond float64) rate.Limit {
+func readLimit(mbPerSecond float64) rate.Limit {
 	return throttle.NewLimiter(mbPerSecond).Limit()
 }

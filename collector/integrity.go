@@ -66,7 +66,7 @@ func init() {
 func newIntegrityCollector(env Env) (Collector, error) {
 	c := &integrityCollector{}
 	jc := &env.Config.Jobs
-	readLimiter.SetLimit(throttleLimit(jc.MaxReadMBPerSecond))
+	readLimiter.SetLimit(readLimit(jc.MaxReadMBPerSecond))
 	for i := range jc.Integrity {
 		d := &jc.Integrity[i]
 		s := &integritySource{cfg: d, logger: env.Logger, now: env.Now}
@@ -108,8 +108,8 @@ func (c *integrityCollector) Update(ctx context.Context, ch chan<- prometheus.Me
 		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, extra...)...)
 		}
-		gauge(integrityVerifiedDesc, b2f(r.verified()))
-		gauge(integrityManifestValidDesc, b2f(r.manifestValid))
+		gauge(integrityVerifiedDesc, jobsFloat(r.verified()))
+		gauge(integrityManifestValidDesc, jobsFloat(r.manifestValid))
 		gauge(integrityLastCheckDesc, float64(r.checkedAt.UnixMilli())/1e3)
 		gauge(integrityDurationDesc, r.duration.Seconds())
 		if r.res == nil {
@@ -161,13 +161,13 @@ func (s *integritySource) verify(ctx context.Context) (*manifest.Result, error) 
 		return nil, fmt.Errorf("data set directory: %w", err)
 	}
 	defer root.Close()
-	data, err := readBounded(root, d.Manifest, manifest.MaxBytes)
+	data, err := readDataSetFile(root, d.Manifest, manifest.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	exclude := []string{d.Manifest}
 	if len(d.HMACKey) > 0 {
-		mac, err := readBounded(root, d.HMACFile, maxSidecarBytes)
+		mac, err := readDataSetFile(root, d.HMACFile, maxSidecarBytes)
 		if err != nil {
 			return nil, fmt.Errorf("manifest HMAC: %w", err)
 		}
@@ -177,7 +177,7 @@ func (s *integritySource) verify(ctx context.Context) (*manifest.Result, error) 
 		exclude = append(exclude, d.HMACFile)
 	}
 	if len(d.PublicKey) > 0 {
-		sig, err := readBounded(root, d.SignatureFile, maxSidecarBytes)
+		sig, err := readDataSetFile(root, d.SignatureFile, maxSidecarBytes)
 		if err != nil {
 			return nil, fmt.Errorf("manifest signature: %w", err)
 		}
@@ -193,7 +193,7 @@ func (s *integritySource) verify(ctx context.Context) (*manifest.Result, error) 
 	return manifest.Verify(ctx, root, m, d.Files, exclude, readLimiter)
 }
 
-func readBounded(root *os.Root, name string, limit int64) ([]byte, error) {
+func readDataSetFile(root *os.Root, name string, limit int64) ([]byte, error) {
 	st, err := root.Stat(name)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ import (
 	"github.com/bosaimail/bosaimail_exporter/config"
 )
 
-func gz(t *testing.T, content string) []byte {
+func gzipBytes(t *testing.T, content string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
@@ -34,7 +34,7 @@ func gz(t *testing.T, content string) []byte {
 	return b.Bytes()
 }
 
-func writeAt(t *testing.T, p string, data []byte, mtime time.Time) {
+func writeBackupAt(t *testing.T, p string, data []byte, mtime time.Time) {
 	t.Helper()
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -47,8 +47,8 @@ func writeAt(t *testing.T, p string, data []byte, mtime time.Time) {
 func TestBackupCollector(t *testing.T) {
 	day := 24 * time.Hour
 	t0 := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
-	small := gz(t, "-- dump\n")
-	big := gz(t, strings.Repeat("INSERT INTO registrants VALUES (1);\n", 2000))
+	small := gzipBytes(t, "-- dump\n")
+	big := gzipBytes(t, strings.Repeat("INSERT INTO registrants VALUES (1);\n", 2000))
 	type file struct {
 		name   string
 		data   []byte
@@ -66,7 +66,7 @@ func TestBackupCollector(t *testing.T) {
 			last: t0.Add(-day), size: len(small), previous: len(big), artefacts: 2},
 		{name: "truncated newest is skipped", files: []file{{"a.sql.gz", big, 2 * day, true}, {"b.sql.gz", big, day, true}, {"c.sql.gz", big[:len(big)-9], 0, true}},
 			last: t0.Add(-day), size: len(big), previous: len(big), incomplete: 1, artefacts: 3},
-		{name: "one byte changed fails the CRC", files: []file{{"a.sql.gz", big, 2 * day, true}, {"b.sql.gz", flip(big, len(big)/2), day, true}},
+		{name: "one byte changed fails the CRC", files: []file{{"a.sql.gz", big, 2 * day, true}, {"b.sql.gz", flipByte(big, len(big)/2), day, true}},
 			last: t0.Add(-2 * day), size: len(big), previous: -1, incomplete: 1, artefacts: 2},
 		{name: "no marker yet", files: []file{{"a.sql.gz", big, 2 * day, true}, {"b.sql.gz", big, 0, false}},
 			last: t0.Add(-2 * day), size: len(big), previous: -1, incomplete: 1, artefacts: 2},
@@ -80,12 +80,12 @@ func TestBackupCollector(t *testing.T) {
 			bdir := filepath.Join(dir, "backups")
 			os.MkdirAll(bdir, 0o755)
 			for _, f := range tc.files {
-				writeAt(t, filepath.Join(bdir, f.name), f.data, t0.Add(-f.age))
+				writeBackupAt(t, filepath.Join(bdir, f.name), f.data, t0.Add(-f.age))
 				if f.marker {
-					writeAt(t, filepath.Join(bdir, f.name+".done"), nil, t0.Add(-f.age))
+					writeBackupAt(t, filepath.Join(bdir, f.name+".done"), nil, t0.Add(-f.age))
 				}
 			}
-			cfg := loadConfig(t, dir, `
+			cfg := loadJobsConfig(t, dir, `
 jobs:
   backups:
     - name: db
@@ -138,7 +138,7 @@ bosaimail_backup_size_bytes{backup="db"} %d
 
 func TestBackupMissingDirectory(t *testing.T) {
 	dir := t.TempDir()
-	cfg := loadConfig(t, dir, "jobs:\n  backups:\n    - {name: db, directory: nowhere, max_age: 1d}\n", nil)
+	cfg := loadJobsConfig(t, dir, "jobs:\n  backups:\n    - {name: db, directory: nowhere, max_age: 1d}\n", nil)
 	c, _ := newBackupCollector(Env{Config: cfg})
 	src := c.(*backupCollector).sources[0].src
 	if err := src.RefreshOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "nowhere") {
@@ -150,14 +150,14 @@ func TestBackupMissingDirectory(t *testing.T) {
 	}
 }
 
-func flip(b []byte, i int) []byte {
+func flipByte(b []byte, i int) []byte {
 	c := append([]byte(nil), b...)
 	c[i] ^= 0x01
 	return c
 }
 
-// dataSet writes files and a sha256sum manifest with its HMAC.
-func dataSet(t *testing.T, dir string, key []byte, files map[string]string) {
+// writeDataSet writes files and a sha256sum manifest with its HMAC.
+func writeDataSet(t *testing.T, dir string, key []byte, files map[string]string) {
 	t.Helper()
 	var man strings.Builder
 	for _, name := range []string{"registrants.csv", "templates/typhoon.txt", "templates/quake.txt"} {
@@ -197,7 +197,7 @@ func TestIntegrityCollector(t *testing.T) {
 		}, 0, 0, -1},
 		{"manifest rewritten without the key", func(t *testing.T, dir string) {
 			tampered := map[string]string{"registrants.csv": "id,mail\n1,evil@example.com\n", "templates/typhoon.txt": files["templates/typhoon.txt"], "templates/quake.txt": files["templates/quake.txt"]}
-			dataSet(t, dir, []byte("attackers-own-key-0123"), tampered)
+			writeDataSet(t, dir, []byte("attackers-own-key-0123"), tampered)
 		}, 0, 0, -1},
 		{"manifest deleted", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "SHA256SUMS"))
@@ -214,8 +214,8 @@ func TestIntegrityCollector(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ds := filepath.Join(dir, "data")
-			dataSet(t, ds, key, files)
-			cfg := loadConfig(t, dir, `
+			writeDataSet(t, ds, key, files)
+			cfg := loadJobsConfig(t, dir, `
 jobs:
   max_read_mb_per_second: 100
   integrity:
@@ -224,7 +224,7 @@ jobs:
       files: "templates/*"
       hmac_key_file: manifest.key
 `, map[string]string{"manifest.key": string(key) + "\n"})
-			clock := &fakeClock{t: time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)}
+			clock := &jobsClock{t: time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)}
 			c, err := newIntegrityCollector(Env{Config: cfg, Now: clock.Now})
 			if err != nil {
 				t.Fatal(err)
@@ -266,8 +266,8 @@ bosaimail_integrity_verified{dataset="registrants"} %d
 func TestIntegrityInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	key := []byte("manifest-key-0123456789")
-	dataSet(t, filepath.Join(dir, "data"), key, map[string]string{"registrants.csv": strings.Repeat("x", 1<<20)})
-	cfg := loadConfig(t, dir, "jobs:\n  integrity:\n    - {name: registrants, directory: data, hmac_key_file: k}\n", map[string]string{"k": string(key)})
+	writeDataSet(t, filepath.Join(dir, "data"), key, map[string]string{"registrants.csv": strings.Repeat("x", 1<<20)})
+	cfg := loadJobsConfig(t, dir, "jobs:\n  integrity:\n    - {name: registrants, directory: data, hmac_key_file: k}\n", map[string]string{"k": string(key)})
 	c, _ := newIntegrityCollector(Env{Config: cfg})
 	src := c.(*integrityCollector).sources[0].src
 	ctx, cancel := context.WithCancel(context.Background())
@@ -297,10 +297,10 @@ func TestIntegritySignature(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ds := filepath.Join(dir, "data")
-			dataSet(t, ds, []byte("unused-hmac-key-0123"), map[string]string{"registrants.csv": "1\n"})
+			writeDataSet(t, ds, []byte("unused-hmac-key-0123"), map[string]string{"registrants.csv": "1\n"})
 			man, _ := os.ReadFile(filepath.Join(ds, "SHA256SUMS"))
 			os.WriteFile(filepath.Join(ds, "SHA256SUMS.sig"), ed25519.Sign(tc.signer, man), 0o644)
-			cfg := loadConfig(t, dir, "jobs:\n  integrity:\n    - {name: registrants, directory: data, signature_public_key_file: keys/m.pub}\n",
+			cfg := loadJobsConfig(t, dir, "jobs:\n  integrity:\n    - {name: registrants, directory: data, signature_public_key_file: keys/m.pub}\n",
 				map[string]string{"keys/m.pub": pemKey})
 			c, err := newIntegrityCollector(Env{Config: cfg})
 			if err != nil {
@@ -311,7 +311,7 @@ func TestIntegritySignature(t *testing.T) {
 				t.Fatal(err)
 			}
 			r, _ := src.Snapshot()
-			if b2f(r.verified()) != tc.verified || b2f(r.manifestValid) != tc.verified {
+			if jobsFloat(r.verified()) != tc.verified || jobsFloat(r.manifestValid) != tc.verified {
 				t.Errorf("verified %v manifest valid %v, want %v", r.verified(), r.manifestValid, tc.verified)
 			}
 		})

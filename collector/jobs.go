@@ -80,13 +80,13 @@ func openJobStore(stateDir string) (*jobstate.Store, error) {
 	return s, nil
 }
 
-// reasonCounts is a small counter vector that survives reloads.
-type reasonCounts struct {
+// jobReasonCounts is a small counter vector that survives reloads.
+type jobReasonCounts struct {
 	mu sync.Mutex
 	m  map[string]float64
 }
 
-func (r *reasonCounts) inc(reason string) {
+func (r *jobReasonCounts) inc(reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
@@ -95,7 +95,7 @@ func (r *reasonCounts) inc(reason string) {
 	r.m[reason]++
 }
 
-func (r *reasonCounts) collect(ch chan<- prometheus.Metric, desc *prometheus.Desc) {
+func (r *jobReasonCounts) collect(ch chan<- prometheus.Metric, desc *prometheus.Desc) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for reason, n := range r.m {
@@ -104,8 +104,8 @@ func (r *reasonCounts) collect(ch chan<- prometheus.Metric, desc *prometheus.Des
 }
 
 var (
-	jobPushRejected     = &reasonCounts{}
-	jobStatusFileErrors = &reasonCounts{}
+	jobPushRejected     = &jobReasonCounts{}
+	jobStatusFileErrors = &jobReasonCounts{}
 )
 
 // jobsCollector exports the state of the scheduled jobs, accepts their
@@ -215,7 +215,7 @@ func emitJob(ch chan<- prometheus.Metric, job *config.Job, st jobstate.State) {
 	if !st.LastFinish.IsZero() {
 		ref = st.LastFinish
 		gauge(jobLastRunDesc, ts(st.LastFinish))
-		gauge(jobLastRunSuccessDesc, b2f(st.LastOK))
+		gauge(jobLastRunSuccessDesc, jobsFloat(st.LastOK))
 		if st.HasDuration {
 			gauge(jobLastDurationDesc, st.LastDuration)
 		}
@@ -229,11 +229,11 @@ func emitJob(ch chan<- prometheus.Metric, job *config.Job, st jobstate.State) {
 	if due := job.NextDue(ref); !due.IsZero() {
 		gauge(jobNextDueDesc, ts(due))
 	}
-	gauge(jobRunningDesc, b2f(st.Running()))
-	gauge(jobReportedDesc, b2f(st.Reported()))
+	gauge(jobRunningDesc, jobsFloat(st.Running()))
+	gauge(jobReportedDesc, jobsFloat(st.Reported()))
 }
 
-func b2f(b bool) float64 {
+func jobsFloat(b bool) float64 {
 	if b {
 		return 1
 	}
@@ -257,7 +257,7 @@ func (c *jobsCollector) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	job, ok := c.jobs[parts[0]]
 	if !ok {
-		c.reject(w, "unknown_job", http.StatusNotFound, "unknown job %q: it is not in jobs.scheduled of the configuration", clipString(parts[0], 64))
+		c.reject(w, "unknown_job", http.StatusNotFound, "unknown job %q: it is not in jobs.scheduled of the configuration", jobsClip(parts[0], 64))
 		return
 	}
 	if job.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Job-Token")), []byte(job.Token)) != 1 {
@@ -275,12 +275,12 @@ func (c *jobsCollector) serveAPI(w http.ResponseWriter, r *http.Request) {
 			c.reject(w, "storage", http.StatusServiceUnavailable, "reading job state: %v", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, stateView(job, all[job.Name]))
+		jobsWriteJSON(w, http.StatusOK, stateView(job, all[job.Name]))
 		return
 	}
 	kind, ok := jobstate.ParseKind(parts[1])
 	if !ok {
-		c.reject(w, "bad_path", http.StatusNotFound, "unknown action %q: use start, success or fail", clipString(parts[1], 32))
+		c.reject(w, "bad_path", http.StatusNotFound, "unknown action %q: use start, success or fail", jobsClip(parts[1], 32))
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -311,14 +311,14 @@ func (c *jobsCollector) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	level.Debug(c.logger).Log("msg", "job report", "job_name", job.Name, "kind", kind)
-	writeJSON(w, http.StatusOK, stateView(job, st))
+	jobsWriteJSON(w, http.StatusOK, stateView(job, st))
 }
 
 func (c *jobsCollector) reject(w http.ResponseWriter, reason string, code int, format string, args ...any) {
 	jobPushRejected.inc(reason)
 	msg := fmt.Sprintf(format, args...)
 	level.Debug(c.logger).Log("msg", "job push refused", "reason", reason, "err", msg)
-	writeJSON(w, code, map[string]string{"error": msg})
+	jobsWriteJSON(w, code, map[string]string{"error": msg})
 }
 
 type jobStateView struct {
@@ -362,14 +362,14 @@ func stateView(job *config.Job, st jobstate.State) jobStateView {
 	return v
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+func jobsWriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func clipString(s string, n int) string {
+func jobsClip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
 	}
@@ -392,7 +392,7 @@ func (c *jobsCollector) readStatusFiles(ctx context.Context) (map[string]jobstat
 			f, reason, err := readStatusFile(p)
 			if err == nil {
 				if _, ok := c.jobs[f.Job]; !ok {
-					reason, err = "unknown_job", fmt.Errorf("job %q is not in jobs.scheduled of the configuration", clipString(f.Job, 64))
+					reason, err = "unknown_job", fmt.Errorf("job %q is not in jobs.scheduled of the configuration", jobsClip(f.Job, 64))
 				}
 			}
 			if err != nil {

@@ -51,7 +51,7 @@ func TestJobsSurviveKill9(t *testing.T) {
 	}
 	state := filepath.Join(dir, "state")
 
-	base, proc := startExporter(t, bin, cfgFile, state)
+	base, proc := startJobsExporter(t, bin, cfgFile, state)
 
 	// Each job pushes sequentially (so "the latest acknowledged report" is
 	// well defined) while all jobs push at once.
@@ -99,8 +99,8 @@ func TestJobsSurviveKill9(t *testing.T) {
 	}
 	t.Logf("killed after %d acknowledged reports", total.Load())
 
-	base, _ = startExporter(t, bin, cfgFile, state)
-	metrics := scrape(t, base)
+	base, _ = startJobsExporter(t, bin, cfgFile, state)
+	metrics := jobsScrape(t, base)
 	lint := exec.Command(testbin.Path(t, "promtool"), "check", "metrics")
 	lint.Stdin = strings.NewReader(metrics)
 	if out, err := lint.CombinedOutput(); err != nil {
@@ -141,7 +141,7 @@ func TestJobsSurviveKill9(t *testing.T) {
 	}
 }
 
-func startExporter(t *testing.T, bin, cfgFile, state string) (string, *exec.Cmd) {
+func startJobsExporter(t *testing.T, bin, cfgFile, state string) (string, *exec.Cmd) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,7 +152,7 @@ func startExporter(t *testing.T, bin, cfgFile, state string) (string, *exec.Cmd)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfgFile, "--web.listen-address="+addr, "--storage.path="+state, "--log.level=warn")
 	var logs strings.Builder
-	cmd.Stderr = &syncWriter{w: &logs}
+	cmd.Stderr = &jobsLogWriter{w: &logs}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func startExporter(t *testing.T, bin, cfgFile, state string) (string, *exec.Cmd)
 	}
 }
 
-func scrape(t *testing.T, base string) string {
+func jobsScrape(t *testing.T, base string) string {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -191,12 +191,12 @@ func scrape(t *testing.T, base string) string {
 	return string(b)
 }
 
-type syncWriter struct {
+type jobsLogWriter struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
+func (s *jobsLogWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)

@@ -21,17 +21,17 @@ import (
 	"github.com/bosaimail/bosaimail_exporter/internal/jobstate"
 )
 
-// fakeClock is a settable clock for collectors under test.
-type fakeClock struct {
+// jobsClock is a settable clock for collectors under test.
+type jobsClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *jobsClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *jobsClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
-// loadConfig writes yml into dir (with extra files) and loads it.
-func loadConfig(t *testing.T, dir, yml string, files map[string]string) *config.Config {
+// loadJobsConfig writes yml into dir (with extra files) and loads it.
+func loadJobsConfig(t *testing.T, dir, yml string, files map[string]string) *config.Config {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, name)
@@ -73,9 +73,9 @@ jobs:
 // jst 2026-11-25 03:00 is 2026-11-24 18:00 UTC.
 var jobsT0 = time.Date(2026, 11, 25, 3, 0, 0, 0, config.Tokyo)
 
-func newTestJobs(t *testing.T, dir, stateDir, yml string, clock *fakeClock) *jobsCollector {
+func newTestJobs(t *testing.T, dir, stateDir, yml string, clock *jobsClock) *jobsCollector {
 	t.Helper()
-	cfg := loadConfig(t, dir, yml, map[string]string{"db-backup.token": "tok-123\n"})
+	cfg := loadJobsConfig(t, dir, yml, map[string]string{"db-backup.token": "tok-123\n"})
 	c, err := newJobsCollector(Env{Config: cfg, StateDir: stateDir, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func newTestJobs(t *testing.T, dir, stateDir, yml string, clock *fakeClock) *job
 	return jc
 }
 
-func push(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, string) {
+func jobsPush(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -107,7 +107,7 @@ func push(t *testing.T, srv *httptest.Server, method, path, token, body string) 
 
 func TestJobsPushAPI(t *testing.T) {
 	dir := t.TempDir()
-	clock := &fakeClock{t: jobsT0}
+	clock := &jobsClock{t: jobsT0}
 	c := newTestJobs(t, dir, filepath.Join(dir, "data"), jobsYML, clock)
 	resetJobCounters()
 	srv := httptest.NewTLSServer(c.Routes()[jobsAPIPrefix])
@@ -138,7 +138,7 @@ func TestJobsPushAPI(t *testing.T) {
 			if tc.name == "success" {
 				clock.Set(jobsT0.Add(10 * time.Minute))
 			}
-			code, body := push(t, srv, tc.method, tc.path, tc.token, tc.body)
+			code, body := jobsPush(t, srv, tc.method, tc.path, tc.token, tc.body)
 			if code != tc.code || !strings.Contains(body, tc.contains) {
 				t.Errorf("%s %s = %d %s, want %d containing %q", tc.method, tc.path, code, body, tc.code, tc.contains)
 			}
@@ -203,7 +203,7 @@ bosaimail_job_push_rejected_total{reason="unknown_job"} 1
 // process-wide (they survive reloads); a test comparing them starts them
 // from zero.
 func resetJobCounters() {
-	for _, r := range []*reasonCounts{jobPushRejected, jobStatusFileErrors} {
+	for _, r := range []*jobReasonCounts{jobPushRejected, jobStatusFileErrors} {
 		r.mu.Lock()
 		r.m = nil
 		r.mu.Unlock()
@@ -213,9 +213,9 @@ func resetJobCounters() {
 func TestJobsStatePersistsAndRemovedJobsDropped(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	clock := &fakeClock{t: jobsT0}
+	clock := &jobsClock{t: jobsT0}
 	c := newTestJobs(t, dir, state, jobsYML, clock)
-	if _, err := c.store.Record("never", "success", jobsT0, jobReport(nil)); err != nil {
+	if _, err := c.store.Record("never", "success", jobsT0, jobsReport(nil)); err != nil {
 		t.Fatal(err)
 	}
 	// The config is reloaded without "never" and with a new job.
@@ -235,7 +235,7 @@ func TestJobsStatePersistsAndRemovedJobsDropped(t *testing.T) {
 
 func TestJobsStatusFiles(t *testing.T) {
 	dir := t.TempDir()
-	clock := &fakeClock{t: jobsT0}
+	clock := &jobsClock{t: jobsT0}
 	c := newTestJobs(t, dir, filepath.Join(dir, "data"), jobsYML, clock)
 	resetJobCounters()
 	srv := httptest.NewServer(c.Routes()[jobsAPIPrefix])
@@ -250,7 +250,7 @@ func TestJobsStatusFiles(t *testing.T) {
 	}
 	// log-rotate pushed a success at 03:00; its status file says it failed
 	// later, at 09:00 JST: the newer report wins.
-	if code, body := push(t, srv, "POST", "/api/v1/jobs/log-rotate/success", "", ""); code != 200 {
+	if code, body := jobsPush(t, srv, "POST", "/api/v1/jobs/log-rotate/success", "", ""); code != 200 {
 		t.Fatal(code, body)
 	}
 	write("log-rotate.json", `{"job":"log-rotate","status":"failure","started_at":"2026-11-25T08:59:00+09:00","finished_at":"2026-11-25T09:00:00+09:00","exit_code":2}`)
@@ -310,4 +310,4 @@ func TestJobsStatusFiles(t *testing.T) {
 	}
 }
 
-func jobReport(code *int) jobstate.Report { return jobstate.Report{ExitCode: code} }
+func jobsReport(code *int) jobstate.Report { return jobstate.Report{ExitCode: code} }
