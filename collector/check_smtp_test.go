@@ -84,11 +84,11 @@ func goSMTPServer(t testing.TB, tlsConf *tls.Config, implicit bool) string {
 
 type nopSession struct{}
 
-func (nopSession) Reset()                                  {}
-func (nopSession) Logout() error                           { return nil }
-func (nopSession) Mail(string, *smtp.MailOptions) error    { return nil }
-func (nopSession) Rcpt(string, *smtp.RcptOptions) error    { return nil }
-func (nopSession) Data(r io.Reader) error                  { _, err := io.Copy(io.Discard, r); return err }
+func (nopSession) Reset()                               {}
+func (nopSession) Logout() error                        { return nil }
+func (nopSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (nopSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (nopSession) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
 
 func TestProbeSMTP(t *testing.T) {
 	t.Parallel()
