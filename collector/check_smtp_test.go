@@ -95,16 +95,16 @@ func TestProbeSMTP(t *testing.T) {
 	valid := mailtest.ValidCert(t)
 	expired := mailtest.NewCert(t, time.Now().Add(-60*24*time.Hour), time.Now().Add(-24*time.Hour), "127.0.0.1", "localhost")
 	wrongHost := mailtest.NewCert(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "mail.example.jp")
-	caFile := valid.CAFile(t)
+	caFile := mailtest.CAFile(t, valid)
 
 	plain := mailtest.StartMailpit(t, mailtest.MailpitOptions{AllowedRecipients: `^box@example\.jp$`})
 	secure := mailtest.StartMailpit(t, mailtest.MailpitOptions{Cert: valid, SMTPAuth: true})
 	badPW := filepath.Join(t.TempDir(), "bad")
 	os.WriteFile(badPW, []byte("wrong"), 0o600)
 
-	expiredAddr := goSMTPServer(t, expired.ServerTLS(), false)
-	wrongHostAddr := goSMTPServer(t, wrongHost.ServerTLS(), false)
-	implicitAddr := goSMTPServer(t, valid.ServerTLS(), true)
+	expiredAddr := goSMTPServer(t, mailtest.ServerTLS(expired), false)
+	wrongHostAddr := goSMTPServer(t, mailtest.ServerTLS(wrongHost), false)
+	implicitAddr := goSMTPServer(t, mailtest.ServerTLS(valid), true)
 
 	greet554 := mailtest.ScriptedServer(t, func(c net.Conn) {
 		mailtest.Lines(c, "554 5.7.1 no service for you")

@@ -45,10 +45,10 @@ func StartIMAP(t testing.TB, cert *Cert, implicit bool) *IMAP {
 	var err error
 	switch {
 	case cert != nil && implicit:
-		l, err = tls.Listen("tcp", "127.0.0.1:0", cert.ServerTLS())
+		l, err = tls.Listen("tcp", "127.0.0.1:0", ServerTLS(cert))
 	default:
 		if cert != nil {
-			opts.TLSConfig = cert.ServerTLS()
+			opts.TLSConfig = ServerTLS(cert)
 		}
 		l, err = net.Listen("tcp", "127.0.0.1:0")
 	}

@@ -5,16 +5,9 @@ package mailtest
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/selfsigned"
 )
 
 // Tool returns the path of a pinned tool in the repository's bin/ (or
@@ -107,7 +102,7 @@ func StartMailpit(t testing.TB, o MailpitOptions) *Mailpit {
 		"--smtp-disable-rdns",
 	}
 	if o.Cert != nil {
-		cert, key := o.Cert.Files(t)
+		cert, key := CertFiles(t, o.Cert)
 		args = append(args, "--smtp-tls-cert", cert, "--smtp-tls-key", key)
 		if o.POP3TLS {
 			args = append(args, "--pop3-tls-cert", cert, "--pop3-tls-key", key)
@@ -198,74 +193,13 @@ func (m *Mailpit) Subjects(t testing.TB) []string {
 }
 
 // Cert is a certificate and its private key signed by a throwaway CA.
-type Cert struct {
-	TLS    tls.Certificate
-	CAPool *x509.CertPool
-	CAPEM  []byte
-	PEM    []byte
-	KeyPEM []byte
-	Leaf   *x509.Certificate
-}
+type Cert = selfsigned.Bundle
 
 // NewCert issues a leaf for hosts (DNS names or IPs) valid in
 // [notBefore, notAfter], signed by a new CA.
 func NewCert(t testing.TB, notBefore, notAfter time.Time, hosts ...string) *Cert {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "bosaimail test CA"},
-		NotBefore:             time.Now().Add(-48 * time.Hour),
-		NotAfter:              time.Now().Add(48 * time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Cert{
-		CAPool: x509.NewCertPool(),
-		CAPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		PEM:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		Leaf:   leaf,
-	}
-	c.CAPool.AddCert(ca)
-	c.TLS, err = tls.X509KeyPair(c.PEM, c.KeyPEM)
+	c, err := selfsigned.Issue(notBefore, notAfter, hosts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,9 +211,9 @@ func ValidCert(t testing.TB) *Cert {
 	return NewCert(t, time.Now().Add(-time.Hour), time.Now().Add(30*24*time.Hour).Truncate(time.Second), "127.0.0.1", "localhost")
 }
 
-// Files writes the certificate, key and CA into a temp dir and returns the
-// certificate and key paths (CAFile gives the CA's).
-func (c *Cert) Files(t testing.TB) (cert, key string) {
+// CertFiles writes the certificate and key into a temp dir and returns
+// their paths.
+func CertFiles(t testing.TB, c *Cert) (cert, key string) {
 	t.Helper()
 	dir := t.TempDir()
 	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -293,7 +227,7 @@ func (c *Cert) Files(t testing.TB) (cert, key string) {
 }
 
 // CAFile writes the CA certificate and returns its path.
-func (c *Cert) CAFile(t testing.TB) string {
+func CAFile(t testing.TB, c *Cert) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(p, c.CAPEM, 0o600); err != nil {
@@ -303,7 +237,7 @@ func (c *Cert) CAFile(t testing.TB) string {
 }
 
 // ServerTLS is a server config presenting the certificate.
-func (c *Cert) ServerTLS() *tls.Config {
+func ServerTLS(c *Cert) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{c.TLS}, MinVersion: tls.VersionTLS12}
 }
 
