@@ -408,5 +408,5 @@ roundtrip:
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("round trip through mailpit over 20 runs: min %s, median %s, max %s (poll interval 100ms)",
-		lat[0].Round(time.Millisecond), ((lat[9]+lat[10])/2).Round(time.Millisecond), lat[19].Round(time.Millisecond))
+		lat[0].Round(time.Millisecond), ((lat[9] + lat[10]) / 2).Round(time.Millisecond), lat[19].Round(time.Millisecond))
 }
