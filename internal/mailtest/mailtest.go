@@ -6,6 +6,7 @@ package mailtest
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -17,36 +18,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/selfsigned"
+	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testcerts"
 )
 
-// Tool returns the path of a pinned tool in the repository's bin/ (or
-// $BOSAIMAIL_BIN). Without it the test is skipped, except under CI where a
-// missing tool is a failure.
-func Tool(t testing.TB, name string) string {
-	t.Helper()
-	dir := os.Getenv("BOSAIMAIL_BIN")
-	if dir == "" {
-		wd, _ := os.Getwd()
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "bin")
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found in %s (run make tools)", name, dir)
-		}
-		t.Skipf("%s not found in %s (run make tools)", name, dir)
-	}
-	return p
-}
+// Tool returns the path of a pinned tool (see internal/testbin).
+func Tool(t testing.TB, name string) string { return testbin.Path(t, name) }
 
 // FreePort returns a loopback address with a port nobody listens on now.
 func FreePort(t testing.TB) string {
@@ -192,18 +169,28 @@ func (m *Mailpit) Subjects(t testing.TB) []string {
 	return out
 }
 
-// Cert is a certificate and its private key signed by a throwaway CA.
-type Cert = selfsigned.Bundle
+// Cert is a server certificate and the throwaway CA that signed it
+// (internal/testcerts).
+type Cert struct {
+	TLS    tls.Certificate
+	Leaf   *x509.Certificate
+	CAPool *x509.CertPool
+	ca     *testcerts.CA
+}
 
 // NewCert issues a leaf for hosts (DNS names or IPs) valid in
 // [notBefore, notAfter], signed by a new CA.
 func NewCert(t testing.TB, notBefore, notAfter time.Time, hosts ...string) *Cert {
 	t.Helper()
-	c, err := selfsigned.Issue(notBefore, notAfter, hosts...)
+	ca, err := testcerts.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	leaf, err := ca.Leaf(hosts, notBefore, notAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Cert{TLS: leaf, Leaf: leaf.Leaf, CAPool: ca.Pool(), ca: ca}
 }
 
 // ValidCert is valid now for 127.0.0.1 and localhost for 30 days.
@@ -211,16 +198,12 @@ func ValidCert(t testing.TB) *Cert {
 	return NewCert(t, time.Now().Add(-time.Hour), time.Now().Add(30*24*time.Hour).Truncate(time.Second), "127.0.0.1", "localhost")
 }
 
-// CertFiles writes the certificate and key into a temp dir and returns
-// their paths.
+// CertFiles writes the certificate chain and key into a temp dir and
+// returns their paths.
 func CertFiles(t testing.TB, c *Cert) (cert, key string) {
 	t.Helper()
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(cert, c.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, c.KeyPEM, 0o600); err != nil {
+	cert, key, err := testcerts.WriteKeyPair(t.TempDir(), "server", c.TLS)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return cert, key
@@ -229,8 +212,8 @@ func CertFiles(t testing.TB, c *Cert) (cert, key string) {
 // CAFile writes the CA certificate and returns its path.
 func CAFile(t testing.TB, c *Cert) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(p, c.CAPEM, 0o600); err != nil {
+	p, err := c.ca.WriteCAFile(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
 	return p

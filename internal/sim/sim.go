@@ -32,7 +32,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/selfsigned"
+	"github.com/bosaimail/bosaimail_exporter/internal/testcerts"
 )
 
 // Limits of the delivery API.
@@ -425,18 +425,19 @@ func (s *Server) TLSConfig(valid, expired tls.Certificate) *tls.Config {
 // PEM clients trust), so the expired_cert fault shows as "expired", not as
 // an unknown issuer.
 func Certificates(hosts ...string) (caPEM []byte, valid, expired tls.Certificate, err error) {
-	ca, err := selfsigned.NewCA()
+	if len(hosts) == 0 {
+		return nil, valid, expired, errors.New("no host names for the certificate")
+	}
+	ca, err := testcerts.NewCA()
 	if err != nil {
 		return nil, valid, expired, err
 	}
 	now := time.Now()
-	v, err := ca.Issue(now.Add(-time.Hour), now.Add(90*24*time.Hour), hosts...)
-	if err != nil {
+	if valid, err = ca.Leaf(hosts, now.Add(-time.Hour), now.Add(90*24*time.Hour)); err != nil {
 		return nil, valid, expired, err
 	}
-	x, err := ca.Issue(now.Add(-90*24*time.Hour), now.Add(-24*time.Hour), hosts...)
-	if err != nil {
+	if expired, err = ca.Leaf(hosts, now.Add(-90*24*time.Hour), now.Add(-24*time.Hour)); err != nil {
 		return nil, valid, expired, err
 	}
-	return ca.PEM, v.TLS, x.TLS, nil
+	return ca.PEM, valid, expired, nil
 }
