@@ -159,6 +159,16 @@ func TestProbeSMTP(t *testing.T) {
 			notAfter: valid.Leaf.NotAfter,
 		},
 		{
+			name:   "SIZE below min_message_size",
+			yaml:   "smtp: {address: {plain}, tls: none, min_message_size: 1000000000}",
+			reason: ReasonExtension,
+		},
+		{
+			name:   "AUTH LOGIN up",
+			yaml:   "smtp: {address: {secure}, tls: starttls, tls_config: {ca_file: {ca}}, auth: {username: canary, password_file: {pw}, mechanism: login}}",
+			phases: []string{"connect", "banner", "ehlo", "starttls", "auth", "quit"},
+		},
+		{
 			name:   "wrong password",
 			yaml:   "smtp: {address: {secure}, tls: starttls, tls_config: {ca_file: {ca}}, auth: {username: canary, password_file: {badpw}}}",
 			reason: ReasonAuth,
