@@ -460,3 +460,39 @@ func TestMailMetricsPromtool(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s\n--- output ---\n%s", err, stderr.String(), out.String())
 	}
 }
+
+// TestRoundTripStateClassify walks one canary through its life: sent,
+// seen, (deletion failed: leftover), removed (a copy is a duplicate), and
+// a canary nobody here sent: foreign while fresh, stale when old.
+func TestRoundTripStateClassify(t *testing.T) {
+	st := roundTripStateFor("svc", "state-test")
+	now := time.Now()
+	cur := canary.New("svc", "state-test", now)
+	old := canary.New("svc", "state-test", now.Add(-time.Minute))
+	st.addPending(old, now.Add(-time.Minute))
+	st.addPending(cur, now)
+	foreign := canary.New("svc", "state-test", now)
+	stale := canary.New("svc", "state-test", now.Add(-time.Hour))
+	for _, step := range []struct {
+		do   func()
+		tag  canary.Tag
+		want string
+	}{
+		{nil, cur, "current"},
+		{nil, old, "late"},
+		{func() { st.recordLate(old, time.Minute) }, old, "leftover"},
+		{func() { st.deleted(map[string]float64{"late": 1}, []canary.Tag{old}, 10*time.Minute) }, old, "duplicate"},
+		{nil, foreign, ""},
+		{nil, stale, "stale"},
+	} {
+		if step.do != nil {
+			step.do()
+		}
+		if got, _ := st.classify(step.tag, cur, now, 10*time.Minute); got != step.want {
+			t.Errorf("classify(%s) = %q, want %q", step.tag, got, step.want)
+		}
+	}
+	if st.late != 1 || st.count != 1 || st.deletedN["late"] != 1 {
+		t.Errorf("late=%v observations=%d deleted=%v", st.late, st.count, st.deletedN)
+	}
+}
