@@ -167,6 +167,9 @@ func init() {
 
 func newChecksCollector(env Env) (Collector, error) {
 	c := &checksCollector{logger: env.Logger}
+	if c.logger == nil {
+		c.logger = log.NewNopLogger()
+	}
 	for si := range env.Config.Services {
 		svc := &env.Config.Services[si]
 		for ci := range svc.Checks {

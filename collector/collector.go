@@ -294,3 +294,19 @@ forward:
 	out <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, duration.Seconds(), name)
 	out <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
 }
+
+// Adapt exposes one Collector as a prometheus.Collector whose every Collect
+// runs Update with ctx: for tests, benchmarks and tools that want a plain
+// registry. Errors are dropped; the collector's own metrics report them.
+func Adapt(ctx context.Context, c Collector) prometheus.Collector {
+	return adapted{ctx: ctx, c: c}
+}
+
+type adapted struct {
+	ctx context.Context
+	c   Collector
+}
+
+func (a adapted) Describe(chan<- *prometheus.Desc) {}
+
+func (a adapted) Collect(ch chan<- prometheus.Metric) { _ = a.c.Update(a.ctx, ch) }

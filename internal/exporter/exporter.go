@@ -20,6 +20,13 @@ import (
 	"github.com/bosaimail/bosaimail_exporter/config"
 )
 
+// The reload gauges live in the static registry (they must survive a failed
+// reload); these descriptors only put them into the metrics reference.
+var (
+	_ = collector.NewDesc("config", "last_reload_successful", "Whether the last configuration reload attempt was successful.")
+	_ = collector.NewDesc("config", "last_reload_success_timestamp_seconds", "Timestamp of the last successful configuration reload.")
+)
+
 // Options configure an Exporter.
 type Options struct {
 	ConfigFile string
@@ -78,8 +85,6 @@ func New(opts Options) (*Exporter, error) {
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
-	collector.NewDesc("config", "last_reload_successful", "Whether the last configuration reload attempt was successful.")
-	collector.NewDesc("config", "last_reload_success_timestamp_seconds", "Timestamp of the last successful configuration reload.")
 	if err := opts.Static.Register(e.reloadOK); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	commoncfg "github.com/prometheus/common/config"
+)
+
+var updateRef = flag.Bool("update", false, "rewrite docs/configuration.md from the schema")
+
+// reference renders every key of the schema with its type, walking the Go
+// types by reflection: the reference cannot miss a key the code accepts.
+func reference() string {
+	var b strings.Builder
+	b.WriteString("# Configuration reference\n\n")
+	b.WriteString("Every key the exporter accepts, generated from the schema (`go test ./config -run TestReference -update`);\n")
+	b.WriteString("`make test` fails when this file and the code disagree. Unknown keys are errors. Semantics and examples:\n")
+	b.WriteString("[examples/bosaimail.yml](../examples/bosaimail.yml) and the area pages in docs/.\n\n")
+	b.WriteString("| key | type |\n| --- | --- |\n")
+	walk(&b, reflect.TypeOf(Config{}), "", map[reflect.Type]bool{})
+	return b.String()
+}
+
+var (
+	durationType = reflect.TypeOf(Duration(0))
+	urlType      = reflect.TypeOf(URL{})
+	tlsType      = reflect.TypeOf(commoncfg.TLSConfig{})
+)
+
+func typeName(t reflect.Type) string {
+	switch t {
+	case durationType:
+		return "duration (e.g. 30s, 5m, 1d)"
+	case urlType:
+		return "URL (http or https)"
+	case tlsType:
+		return "TLS config (ca_file, cert_file, key_file, server_name, insecure_skip_verify, min_version)"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Struct {
+			return "list of objects"
+		}
+		return "list of " + typeName(t.Elem())
+	case reflect.Map:
+		return "map of " + typeName(t.Key()) + " to " + typeName(t.Elem())
+	case reflect.Struct:
+		return "object"
+	}
+	return t.Kind().String()
+}
+
+func walk(b *strings.Builder, t reflect.Type, prefix string, seen map[reflect.Type]bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return
+	}
+	seen[t] = true
+	defer delete(seen, t)
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		if tag[0] == "-" || !f.IsExported() {
+			continue
+		}
+		if len(tag) > 1 && tag[1] == "inline" {
+			walk(b, f.Type, prefix, seen)
+			continue
+		}
+		key := tag[0]
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		path := key
+		if prefix != "" {
+			path = prefix + "." + key
+		}
+		fmt.Fprintf(b, "| `%s` | %s |\n", path, typeName(f.Type))
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			if ft.Kind() == reflect.Slice {
+				path += "[]"
+			}
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != durationType && ft != urlType && ft != tlsType {
+			walk(b, ft, path, seen)
+		}
+	}
+}
+
+func TestReference(t *testing.T) {
+	want := reference()
+	const path = "../docs/configuration.md"
+	if *updateRef {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != want {
+		t.Fatalf("docs/configuration.md is out of date (%v): run go test ./config -run TestReference -update", err)
+	}
+}
+
+// TestExamplesLoad: every shipped example config is valid.
+func TestExamplesLoad(t *testing.T) {
+	for _, p := range []string{"../examples/bosaimail.yml"} {
+		if _, err := Load(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
