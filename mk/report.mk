@@ -11,7 +11,7 @@ REPORT_OUT     ?= reports
 # make report REPORT_MONTH=2026-10 PROMETHEUS_URL=http://127.0.0.1:9090 [EXEMPTIONS=exemptions.yml]
 .PHONY: report
 report:
-	$(GO) build -o $(BIN)/ ./cmd/bosaimail_report
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/bosaimail_report
 	$(BIN)/bosaimail_report --prometheus.url=$(PROMETHEUS_URL) --month=$(REPORT_MONTH) --out=$(REPORT_OUT) \
 	  $(if $(EXEMPTIONS),--exemptions=$(EXEMPTIONS))
 
