@@ -99,7 +99,7 @@ func TestOctober(t *testing.T) {
 	wantAl := []alert{
 		{"BosaiMailServiceDown", "critical", "mail", "contractor", "", jstAt(2026, 10, 3, 14, 7, 0), 34},
 		{"BosaiMailServiceDown", "critical", "mail", "network", "", jstAt(2026, 10, 12, 3, 12, 0), 90},
-		{"BosaiMailJobFailed", "warning", "", "contractor", "exported_job=backup-db", jstAt(2026, 10, 14, 3, 10, 0), 350},
+		{"BosaiMailJobFailed", "warning", "", "contractor", "job_name=backup-db", jstAt(2026, 10, 14, 3, 10, 0), 350},
 		{"BosaiMailCheckFailing", "warning", "web", "contractor", "check=https", jstAt(2026, 10, 18, 12, 2, 0), 2},
 	}
 	if len(gotAl) != len(wantAl) {

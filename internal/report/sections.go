@@ -17,8 +17,8 @@ import (
 // JobFigures is one scheduled job's month (ジョブ実績).
 type JobFigures struct {
 	Job string
-	// Runs are the distinct runs that started in the month, Failures those
-	// that failed.
+	// Runs are the distinct runs that finished in the month, Failures
+	// those that failed.
 	Runs, Failures int
 	// Overdue counts the minutes past the job's due time without a run,
 	// OverdueEpisodes the stretches of them.
@@ -143,13 +143,15 @@ func (r *Report) jobs(ctx context.Context, q *Querier, sel string, g Grid) error
 	if err != nil {
 		return err
 	}
-	// The exporter's job label collides with Prometheus' target label job:
-	// a scrape without honor_labels stores it as exported_job.
+	// The exporter names jobs by job_name, since job is Prometheus' target
+	// label; an older exporter's job label arrives as exported_job.
 	for _, s := range series {
-		if v, ok := s.Labels["exported_job"]; ok {
-			s.Labels = s.Labels.Clone()
-			s.Labels["job"] = v
-			delete(s.Labels, "exported_job")
+		for _, l := range []model.LabelName{"job_name", "exported_job"} {
+			if v, ok := s.Labels[l]; ok {
+				s.Labels = s.Labels.Clone()
+				s.Labels["job"] = v
+				break
+			}
 		}
 	}
 	names := labelValues(series, "job")

@@ -296,7 +296,7 @@ func (r *Report) jobSection() Section {
 	for _, j := range r.Jobs {
 		t.Rows = append(t.Rows, []any{j.Job, j.Runs, j.Failures, j.OverdueEpisodes, j.Overdue, j.MaxDuration, j.LastSuccess})
 	}
-	return Section{Sheet: "ジョブ実績", Lines: []string{"実行回数は当月に開始した実行の数。予定超過は次回予定時刻（猶予を含む）を過ぎても実行されなかった時間。"}, Tables: []Table{t}}
+	return Section{Sheet: "ジョブ実績", Lines: []string{"実行回数は当月に終了した実行の数。予定超過は次回予定時刻（猶予を含む）を過ぎても実行されなかった時間。"}, Tables: []Table{t}}
 }
 
 func (r *Report) integritySection() Section {

@@ -220,7 +220,7 @@ func buildScenario(path string) error {
 	}
 	alert(`alertname="BosaiMailServiceDown",alertstate="firing",service="mail",severity="critical",responsible="contractor"`, w(2026, 10, 3, 14, 7, 0, 14, 41, 0))
 	alert(`alertname="BosaiMailServiceDown",alertstate="firing",service="mail",severity="critical",responsible="network"`, w(2026, 10, 12, 3, 12, 0, 4, 42, 0))
-	alert(`alertname="BosaiMailJobFailed",alertstate="firing",exported_job="backup-db",severity="warning",responsible="contractor"`, w(2026, 10, 14, 3, 10, 0, 9, 0, 0))
+	alert(`alertname="BosaiMailJobFailed",alertstate="firing",job_name="backup-db",severity="warning",responsible="contractor"`, w(2026, 10, 14, 3, 10, 0, 9, 0, 0))
 	alert(`alertname="BosaiMailMaintenanceActive",alertstate="firing",service="mail",severity="info",responsible="contractor"`, maint)
 	alert(`alertname="BosaiMailCheckFailing",alertstate="pending",service="web",check="https",severity="warning",responsible="contractor"`, w(2026, 10, 18, 12, 0, 0, 12, 2, 0))
 	alert(`alertname="BosaiMailCheckFailing",alertstate="firing",service="web",check="https",severity="warning",responsible="contractor"`, w(2026, 10, 18, 12, 2, 0, 12, 4, 0))
@@ -257,7 +257,7 @@ func buildScenario(path string) error {
 		return last
 	}
 	failed := func(run time.Time) bool { return run.Month() == 10 && run.Day() == 14 }
-	job := `exported_job="backup-db"`
+	job := `job_name="backup-db"`
 	gauge("bosaimail_job_last_run_timestamp_seconds", job, func(t time.Time) float64 { return float64(lastRun(t).Unix()) })
 	gauge("bosaimail_job_last_run_success", job, func(t time.Time) float64 {
 		if failed(lastRun(t)) {
