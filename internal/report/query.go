@@ -37,6 +37,16 @@ type Querier struct {
 	api     v1.API
 	timeout time.Duration
 	url     string
+	// warnings are Prometheus' warnings (e.g. partial results), each once.
+	warnings []string
+}
+
+func (q *Querier) warn(ws []string) {
+	for _, w := range ws {
+		if !contains(q.warnings, w) {
+			q.warnings = append(q.warnings, w)
+		}
+	}
 }
 
 // NewQuerier builds a client for the Prometheus HTTP API at url. Each query
@@ -84,7 +94,8 @@ func (q *Querier) wrap(expr string, err error) error {
 func (q *Querier) Instant(ctx context.Context, expr string, t time.Time) (model.Vector, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
-	val, _, _, err := q.api.Query(ctx, expr, t, v1.WithTimeout(q.timeout))
+	val, ws, _, err := q.api.Query(ctx, expr, t, v1.WithTimeout(q.timeout))
+	q.warn(ws)
 	if err != nil {
 		return nil, q.wrap(expr, err)
 	}
@@ -171,7 +182,8 @@ func (q *Querier) Fetch(ctx context.Context, expr string, g Grid) ([]*Series, er
 func (q *Querier) rangeQuery(ctx context.Context, expr string, r v1.Range) (model.Matrix, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
-	val, _, _, err := q.api.QueryRange(ctx, expr, r, v1.WithTimeout(q.timeout))
+	val, ws, _, err := q.api.QueryRange(ctx, expr, r, v1.WithTimeout(q.timeout))
+	q.warn(ws)
 	if err != nil {
 		return nil, q.wrap(expr, err)
 	}

@@ -207,8 +207,12 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		}
 	}
 	if !anyData {
-		return nil, fmt.Errorf("no data: prometheus %s has no sample of %s between %s and %s JST; check --prometheus.url, --month and --selector (and the retention of Prometheus)",
-			q.url, selector("bosaimail_check_up", o.Selector, `critical="true"`), month.Format("2006-01-02 15:04"), monthEnd.Format("2006-01-02 15:04"))
+		warned := ""
+		if len(q.warnings) > 0 {
+			warned = "; prometheus warned: " + strings.Join(q.warnings, "; ")
+		}
+		return nil, fmt.Errorf("no data: prometheus %s has no sample of %s between %s and %s JST; check --prometheus.url, --month and --selector (and the retention of Prometheus)%s",
+			q.url, selector("bosaimail_check_up", o.Selector, `critical="true"`), month.Format("2006-01-02 15:04"), monthEnd.Format("2006-01-02 15:04"), warned)
 	}
 
 	alerts, err := alertEpisodes(ctx, q, year)
@@ -290,6 +294,10 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.notes()
+	for _, w := range q.warnings {
+		level.Warn(o.Logger).Log("msg", "prometheus warned", "warning", w)
+		r.Notes = append(r.Notes, "Prometheus の警告（結果が不完全な可能性があります）: "+w)
+	}
 	return r, nil
 }
 

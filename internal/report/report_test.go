@@ -438,6 +438,10 @@ func TestMisbehavingPrometheus(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte("<html><body>proxy login</body></html>"))
 		}, "prometheus http://127.0.0.1"},
+		{"partial answer names the warning", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]},"warnings":["remote store unavailable"]}`))
+		}, "prometheus warned: remote store unavailable"},
 		{"error", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
