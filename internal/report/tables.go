@@ -121,6 +121,10 @@ func (r *Report) summary() Section {
 			integrityOK = false
 		}
 	}
+	integrityVerdict := verdict(integrityOK)
+	if len(r.Integrity) == 0 {
+		integrityVerdict = "判定不能（完全性検査の監視データなし）"
+	}
 	interval := "不明"
 	if r.ScrapeInterval > 0 {
 		interval = "約" + jaDuration(r.ScrapeInterval)
@@ -137,7 +141,7 @@ func (r *Report) summary() Section {
 		{"停止回数の上限", fmt.Sprintf("年間 %d 回以内（%s未満の復旧をはさむ停止は1回と数える）", r.MaxOutages, jaDuration(r.MergeWindow))},
 		{"稼働率（契約上）", verdict(availOK) + listSuffix(worst)},
 		{"停止回数（契約年度）", verdict(outagesOK)},
-		{"データ完全性", verdict(integrityOK) + "（完全性を担保できない事象 0 件が要件）"},
+		{"データ完全性", integrityVerdict + "（完全性を担保できない事象 0 件が要件）"},
 	}
 	for i, n := range r.Notes {
 		label := ""
