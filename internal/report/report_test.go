@@ -492,3 +492,17 @@ func TestOverlappingExemptions(t *testing.T) {
 		t.Errorf("notes: %v", r.Notes)
 	}
 }
+
+// TestEmptySections: sections without data say so instead of passing.
+func TestEmptySections(t *testing.T) {
+	r := &Report{Month: jstAt(2026, 10, 1, 0, 0, 0), MonthEnd: jstAt(2026, 11, 1, 0, 0, 0), YearStart: jstAt(2026, 4, 1, 0, 0, 0), Target: 0.995, MaxOutages: 3, AntivirusMaxAge: 24 * time.Hour}
+	var b bytes.Buffer
+	if err := r.WriteMarkdown(&b, r.Sections()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| データ完全性 | 判定不能（完全性検査の監視データなし）", "当月の障害・アラートはありません。", "ジョブの監視データはありません。", "当月の監視欠測はありません。", "免責の適用はありません。", "| 監視データ間隔 | 不明 |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, b.String())
+		}
+	}
+}
