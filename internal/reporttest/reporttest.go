@@ -403,6 +403,7 @@ func launch(promtool, prometheus string) (*promServer, error) {
 		"--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",
 		"--log.level=warn")
 	cmd.Stdout, cmd.Stderr = logs, logs
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
