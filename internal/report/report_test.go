@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -503,6 +504,17 @@ func TestEmptySections(t *testing.T) {
 	for _, want := range []string{"| データ完全性 | 判定不能（完全性検査の監視データなし）", "当月の障害・アラートはありません。", "ジョブの監視データはありません。", "当月の監視欠測はありません。", "免責の適用はありません。", "| 監視データ間隔 | 不明 |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestAvailabilityVerdict(t *testing.T) {
+	for _, tt := range []struct {
+		contractual float64
+		want        string
+	}{{0.995, "達成"}, {0.99499, "未達"}, {math.NaN(), "判定不能"}} {
+		if got := availabilityVerdict(ServiceFigures{Contractual: tt.contractual}, 0.995); got != tt.want {
+			t.Errorf("%v: %s, want %s", tt.contractual, got, tt.want)
 		}
 	}
 }

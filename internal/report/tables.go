@@ -107,7 +107,7 @@ func (r *Report) summary() Section {
 	availOK, outagesOK := true, true
 	var worst []string
 	for _, s := range r.Services {
-		if !s.MeetsAvailability(r.Target) {
+		if !math.IsNaN(s.Contractual) && !s.MeetsAvailability(r.Target) {
 			availOK = false
 			worst = append(worst, s.Service)
 		}
@@ -157,6 +157,15 @@ func (r *Report) summary() Section {
 	}}}
 }
 
+// availabilityVerdict cannot pass or fail a service without observed
+// minutes (e.g. a service whose checks were removed during the year).
+func availabilityVerdict(s ServiceFigures, target float64) string {
+	if math.IsNaN(s.Contractual) {
+		return "判定不能"
+	}
+	return verdict(s.MeetsAvailability(target))
+}
+
 func listSuffix(ss []string) string {
 	if len(ss) == 0 {
 		return ""
@@ -174,7 +183,7 @@ func (r *Report) availability() Section {
 	for _, s := range r.Services {
 		t.Rows = append(t.Rows, []any{
 			s.Service, s.Minutes, s.Maintenance, s.Planned(), s.Gap, s.Down, s.ExemptDown, s.Up,
-			s.Availability, s.Contractual, verdict(s.MeetsAvailability(r.Target)),
+			s.Availability, s.Contractual, availabilityVerdict(s, r.Target),
 			s.OutagesMonth, s.OutagesMonthContract, s.OutagesYear, s.OutagesYearContract, verdict(s.OutagesYearContract <= r.MaxOutages),
 		})
 	}
