@@ -1,0 +1,138 @@
+// Command bosaimail_report writes the monthly operations report
+// (運用保守業務報告書（月次）) of the disaster-alert mail service from the
+// Prometheus HTTP API, as XLSX, Markdown and CSV in Japanese.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log/level"
+	commonconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/version"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/exemption"
+	"github.com/bosaimail/bosaimail_exporter/internal/logging"
+	"github.com/bosaimail/bosaimail_exporter/internal/report"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], time.Now))
+}
+
+func run(args []string, now func() time.Time) int {
+	app := kingpin.New("bosaimail_report", "Writes the monthly operations report (運用保守業務報告書（月次）) from Prometheus.")
+	var (
+		promURL     = app.Flag("prometheus.url", "Base URL of the Prometheus HTTP API.").Default("http://127.0.0.1:9090").String()
+		httpConfig  = app.Flag("prometheus.http-config", "Optional file with the HTTP client settings (TLS, basic auth, bearer token) for Prometheus, in Prometheus' http_config format.").ExistingFile()
+		timeout     = app.Flag("prometheus.timeout", "Timeout of each query.").Default("2m").Duration()
+		maxBytes    = app.Flag("prometheus.max-response-bytes", "Largest answer read from Prometheus.").Default("268435456").Int64()
+		month       = app.Flag("month", "Calendar month in JST, YYYY-MM (default: the previous month).").String()
+		outDir      = app.Flag("out", "Directory to write the report into.").Default(".").String()
+		formats     = app.Flag("format", "Comma-separated formats: xlsx, md, csv.").Default("xlsx,md,csv").String()
+		exemptions  = app.Flag("exemptions", "YAML file of agreed exemptions (免責), see docs/report.md.").ExistingFile()
+		sel         = app.Flag("selector", "Label matchers that select the exporter's series (the mixin's selector).").Default(`job="bosaimail"`).String()
+		merge       = app.Flag("outage.merge-window", "Downs separated by a shorter recovery are one outage (the mixin's outageMergeWindow).").Default("5m").Duration()
+		target      = app.Flag("availability.target", "Contractual availability outside planned stops.").Default("0.995").Float64()
+		maxOutages  = app.Flag("outage.max-per-year", "Contractual limit of outages per contract year (April to March).").Default("3").Int()
+		antivirusAg = app.Flag("antivirus.max-age", "Antivirus signature age above which a minute counts as stale.").Default("24h").Duration()
+		logCfg      logging.Config
+	)
+	logging.AddFlags(app, &logCfg)
+	app.Version(version.Print("bosaimail_report"))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	logger, err := logging.New(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	fail := func(msg string, err error) int {
+		level.Error(logger).Log("msg", msg, "err", err)
+		return 1
+	}
+
+	m := report.PreviousMonth(now())
+	if *month != "" {
+		if m, err = report.ParseMonth(*month); err != nil {
+			return fail("bad --month", err)
+		}
+	}
+	var fmts []string
+	for _, f := range strings.Split(*formats, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			fmts = append(fmts, f)
+		}
+	}
+	for _, f := range fmts {
+		if !contains(report.Formats, f) {
+			return fail("bad --format", fmt.Errorf("unknown format %q: one of %s", f, strings.Join(report.Formats, ", ")))
+		}
+	}
+	if len(fmts) == 0 {
+		return fail("bad --format", fmt.Errorf("no format given"))
+	}
+	if *target <= 0 || *target > 1 {
+		return fail("bad --availability.target", fmt.Errorf("%v is not a ratio in (0, 1]", *target))
+	}
+	if *merge < 0 {
+		return fail("bad --outage.merge-window", fmt.Errorf("must not be negative"))
+	}
+	var ex *exemption.File
+	if *exemptions != "" {
+		if ex, err = exemption.Load(*exemptions); err != nil {
+			return fail("bad exemption file", err)
+		}
+	}
+	var rt http.RoundTripper
+	if *httpConfig != "" {
+		hc, _, err := commonconfig.LoadHTTPConfigFile(*httpConfig)
+		if err != nil {
+			return fail("bad --prometheus.http-config", err)
+		}
+		if rt, err = commonconfig.NewRoundTripperFromConfig(*hc, "bosaimail_report"); err != nil {
+			return fail("bad --prometheus.http-config", err)
+		}
+	}
+	q, err := report.NewQuerier(*promURL, rt, *timeout, *maxBytes)
+	if err != nil {
+		return fail("bad --prometheus.url", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := report.Build(ctx, q, report.Options{
+		Month: m, Selector: *sel, MergeWindow: *merge, Target: *target, MaxOutages: *maxOutages,
+		AntivirusMaxAge: *antivirusAg, Exemptions: ex, Now: now, Logger: logger,
+	})
+	if err != nil {
+		return fail("cannot build the report; nothing was written", err)
+	}
+	paths, err := r.Write(*outDir, fmts)
+	if err != nil {
+		return fail("cannot write the report", err)
+	}
+	for _, p := range paths {
+		level.Info(logger).Log("msg", "wrote", "file", p)
+	}
+	return 0
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,398 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/exemption"
+)
+
+// The report is laid out once, as sections of tables; the XLSX, Markdown
+// and CSV writers only render them, so the three formats always show the
+// same headers and figures.
+
+// Kind says how a column's values are shown.
+type Kind int
+
+const (
+	Text    Kind = iota
+	Int          // whole number (minutes, counts)
+	Percent      // ratio shown as a percentage
+	Time         // instant shown in JST
+	Number       // decimal
+)
+
+// Column is one column of a table.
+type Column struct {
+	Header string
+	Kind   Kind
+	// Width is the XLSX column width in characters.
+	Width float64
+}
+
+// Table is one table; a cell is a string, int, float64 (NaN: no value) or
+// time.Time (zero: no value).
+type Table struct {
+	Title string
+	// Name is the table's part of the CSV file name.
+	Name    string
+	Columns []Column
+	Rows    [][]any
+	// Empty is shown instead of an empty table.
+	Empty string
+}
+
+// Section is one sheet of the XLSX and one heading of the Markdown.
+type Section struct {
+	Sheet     string
+	Landscape bool
+	// Lines are sentences shown above the tables.
+	Lines  []string
+	Tables []Table
+}
+
+var partyNames = map[string]string{
+	"contractor": "受託者",
+	"cloud":      "クラウド事業者",
+	"vendor":     "ベンダー",
+	"network":    "通信事業者",
+	"":           "未判定",
+}
+
+// PartyName is the Japanese name of a responsible party label value.
+func PartyName(p string) string {
+	if n, ok := partyNames[p]; ok {
+		return n
+	}
+	return p
+}
+
+var severityNames = map[string]string{"critical": "重大", "warning": "警告", "info": "情報"}
+
+func percent(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f%%", v*100)
+}
+
+func jst(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(config.Tokyo).Format("2006-01-02 15:04")
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "達成"
+	}
+	return "未達"
+}
+
+// Sections lays the report out.
+func (r *Report) Sections() []Section {
+	return []Section{r.summary(), r.availability(), r.incidents(), r.statistics(), r.jobSection(), r.integritySection(), r.securitySection(), r.gapSection(), r.exemptionSection()}
+}
+
+// Title is the report's title.
+func (r *Report) Title() string {
+	return fmt.Sprintf("運用保守業務報告書（月次） %s", r.Month.Format("2006年1月"))
+}
+
+func (r *Report) summary() Section {
+	availOK, outagesOK := true, true
+	var worst []string
+	for _, s := range r.Services {
+		if !math.IsNaN(s.Contractual) && !s.MeetsAvailability(r.Target) {
+			availOK = false
+			worst = append(worst, s.Service)
+		}
+		if s.OutagesYearContract > r.MaxOutages {
+			outagesOK = false
+		}
+	}
+	integrityOK := true
+	for _, f := range r.Integrity {
+		if f.Violations > 0 {
+			integrityOK = false
+		}
+	}
+	integrityVerdict := verdict(integrityOK)
+	if len(r.Integrity) == 0 {
+		integrityVerdict = "判定不能（完全性検査の監視データなし）"
+	}
+	interval := "不明"
+	if r.ScrapeInterval > 0 {
+		interval = "約" + jaDuration(r.ScrapeInterval)
+	}
+	rows := [][]any{
+		{"報告書", r.Title()},
+		{"対象期間", fmt.Sprintf("%s 〜 %s（日本時間、%d分間）", jst(r.Month), jst(r.MonthEnd), int(r.MonthEnd.Sub(r.Month)/minute))},
+		{"契約年度", fmt.Sprintf("%s 〜 %s", r.YearStart.Format("2006年1月2日"), r.YearStart.AddDate(1, 0, -1).Format("2006年1月2日"))},
+		{"作成日時", jst(r.GeneratedAt)},
+		{"データソース", r.Source + " " + r.Selector},
+		{"集計単位", "1分（各分 [hh:mm:00, hh:mm+1:00) の監視データで判定。1分間に一度でも重要チェックが失敗した分は停止）"},
+		{"監視データ間隔", interval},
+		{"稼働率の目標", fmt.Sprintf("%s 以上（計画停止を除く）", percent(r.Target))},
+		{"停止回数の上限", fmt.Sprintf("年間 %d 回以内（%s未満の復旧をはさむ停止は1回と数える）", r.MaxOutages, jaDuration(r.MergeWindow))},
+		{"稼働率（契約上）", verdict(availOK) + listSuffix(worst)},
+		{"停止回数（契約年度）", verdict(outagesOK)},
+		{"データ完全性", integrityVerdict + "（完全性を担保できない事象 0 件が要件）"},
+	}
+	for i, n := range r.Notes {
+		label := ""
+		if i == 0 {
+			label = "注記"
+		}
+		rows = append(rows, []any{label, n})
+	}
+	return Section{Sheet: "概要", Tables: []Table{{
+		Title: r.Title(), Name: "summary",
+		Columns: []Column{{"項目", Text, 20}, {"内容", Text, 100}},
+		Rows:    rows,
+	}}}
+}
+
+// availabilityVerdict cannot pass or fail a service without observed
+// minutes (e.g. a service whose checks were removed during the year).
+func availabilityVerdict(s ServiceFigures, target float64) string {
+	if math.IsNaN(s.Contractual) {
+		return "判定不能"
+	}
+	return verdict(s.MeetsAvailability(target))
+}
+
+func listSuffix(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	return "（" + strings.Join(ss, "、") + "）"
+}
+
+func (r *Report) availability() Section {
+	t := Table{Title: "稼働実績", Name: "availability", Columns: []Column{
+		{"サービス", Text, 14}, {"月間時間(分)", Int, 11}, {"計画停止(分)", Int, 11}, {"想定稼働時間(分)", Int, 13},
+		{"監視欠測(分)", Int, 11}, {"停止時間(分)", Int, 11}, {"免責停止(分)", Int, 11}, {"実稼働時間(分)", Int, 12},
+		{"稼働率(実績)", Percent, 11}, {"稼働率(契約)", Percent, 11}, {"稼働率判定", Text, 9},
+		{"停止回数(当月)", Int, 12}, {"停止回数(当月・契約)", Int, 13}, {"停止回数(年度)", Int, 12}, {"停止回数(年度・契約)", Int, 13}, {"停止回数判定", Text, 10},
+	}}
+	for _, s := range r.Services {
+		t.Rows = append(t.Rows, []any{
+			s.Service, s.Minutes, s.Maintenance, s.Planned(), s.Gap, s.Down, s.ExemptDown, s.Up,
+			s.Availability, s.Contractual, availabilityVerdict(s, r.Target),
+			s.OutagesMonth, s.OutagesMonthContract, s.OutagesYear, s.OutagesYearContract, verdict(s.OutagesYearContract <= r.MaxOutages),
+		})
+	}
+	return Section{Sheet: "稼働実績", Landscape: true, Lines: []string{
+		"稼働率 = 実稼働時間 ÷（想定稼働時間 − 監視欠測）。想定稼働時間は月間時間から計画停止を除いた時間。",
+		fmt.Sprintf("稼働率(契約)は免責条件に該当する停止（免責停止）を除いた値で、目標 %s と比べる。停止回数は当月と契約年度（4月〜3月）に始まった停止の数で、上限 %d 回と比べる。", percent(r.Target), r.MaxOutages),
+	}, Tables: []Table{t}}
+}
+
+func (r *Report) incidents() Section {
+	t := Table{Title: "障害一覧", Name: "incidents", Empty: "当月の障害・アラートはありません。", Columns: []Column{
+		{"No.", Int, 5}, {"障害ID", Text, 22}, {"種別", Text, 10}, {"重要度", Text, 8}, {"サービス", Text, 12}, {"アラート・事象", Text, 28},
+		{"開始", Time, 17}, {"終了", Time, 17}, {"継続時間(分)", Int, 10}, {"停止時間(分)", Int, 10}, {"責任区分", Text, 14},
+		{"免責区分", Text, 14}, {"免責ID", Text, 12}, {"原因", Text, 24}, {"対処内容", Text, 24}, {"状況", Text, 10},
+	}}
+	type row struct {
+		start time.Time
+		cells []any
+	}
+	var rows []row
+	for _, o := range r.Outages {
+		parties := make([]string, len(o.Responsible))
+		for i, p := range o.Responsible {
+			parties[i] = PartyName(p)
+		}
+		if len(parties) == 0 {
+			parties = []string{PartyName("")}
+		}
+		what := "サービス停止"
+		if o.StartedBefore {
+			what += "（集計期間前から継続）"
+		}
+		if o.OngoingAtEnd {
+			what += "（月末時点で継続、終了は月末）"
+		}
+		cat := ""
+		if o.Exempted() {
+			cat = o.Category
+		} else if o.PartlyExempted() {
+			cat = o.Category + "（一部）"
+		}
+		rows = append(rows, row{o.Start, []any{0, o.ID, "停止", "重大", o.Service, what, o.Start, o.End,
+			int(o.End.Sub(o.Start) / minute), o.Down, strings.Join(parties, "・"), cat, strings.Join(o.Exemptions, ", "), "", "", ""}})
+	}
+	for _, a := range r.Alerts {
+		what := a.Alertname
+		if a.Labels != "" {
+			what += " (" + a.Labels + ")"
+		}
+		sev := severityNames[a.Severity]
+		if sev == "" {
+			sev = a.Severity
+		}
+		rows = append(rows, row{a.Start, []any{0, "", "アラート", sev, a.Service, what, a.Start, a.End, a.Minutes, math.NaN(), PartyName(a.Responsible), "", "", "", "", ""}})
+	}
+	// Stable order: by start, outages before the alerts they raised.
+	for i := 1; i < len(rows); i++ {
+		for j := i; j > 0 && rows[j].start.Before(rows[j-1].start); j-- {
+			rows[j], rows[j-1] = rows[j-1], rows[j]
+		}
+	}
+	for i, rw := range rows {
+		rw.cells[0] = i + 1
+		t.Rows = append(t.Rows, rw.cells)
+	}
+	return Section{Sheet: "障害一覧", Landscape: true, Lines: []string{
+		"当月に発生・継続した停止（監視データから算出）と、重大・警告アラートの発報期間。原因・対処内容・状況は障害票に基づき記入する。",
+		"障害IDは免責ファイル（incident:）で停止を指定するときに使う。終了は復旧した分の開始時刻。",
+	}, Tables: []Table{t}}
+}
+
+func (r *Report) statistics() Section {
+	trend := Table{Title: "月別推移（契約年度）", Name: "trend", Columns: []Column{
+		{"月", Text, 24}, {"停止回数", Int, 9}, {"うち免責", Int, 9}, {"停止回数(契約)", Int, 12}, {"停止時間(分)", Int, 11},
+		{"免責停止(分)", Int, 11}, {"監視欠測(分)", Int, 11}, {"重大アラート", Int, 11}, {"警告アラート", Int, 11},
+	}}
+	var tot MonthTrend
+	for _, m := range r.Trend {
+		label := m.Month.Format("2006年1月")
+		if !m.HasData {
+			label += "（データなし）"
+		}
+		trend.Rows = append(trend.Rows, []any{label, m.Outages, m.Exempted, m.Contract, m.Down, m.ExemptDown, m.Gap, m.Critical, m.Warning})
+		tot.Outages += m.Outages
+		tot.Exempted += m.Exempted
+		tot.Contract += m.Contract
+		tot.Down += m.Down
+		tot.ExemptDown += m.ExemptDown
+		tot.Gap += m.Gap
+		tot.Critical += m.Critical
+		tot.Warning += m.Warning
+	}
+	trend.Rows = append(trend.Rows, []any{"年度累計", tot.Outages, tot.Exempted, tot.Contract, tot.Down, tot.ExemptDown, tot.Gap, tot.Critical, tot.Warning})
+
+	cats := Table{Title: "免責区分別の停止（契約年度）", Name: "categories", Empty: "契約年度の停止はありません。", Columns: []Column{
+		{"区分", Text, 20}, {"契約の条項", Text, 16}, {"停止回数", Int, 9}, {"停止時間(分)", Int, 11},
+	}}
+	for _, c := range r.Categories {
+		// The clause only ("免責条件(1)"): the full text is on the 免責
+		// sheet, and a wide column here would widen the trend table above.
+		basis, _, _ := strings.Cut(exemption.Categories[c.Category], " ")
+		if c.Category == "免責なし" {
+			basis = "受託者責任"
+		}
+		cats.Rows = append(cats.Rows, []any{c.Category, basis, c.Outages, c.Minutes})
+	}
+	parties := Table{Title: "責任区分別（契約年度、アラートの一次切分けによる）", Name: "parties", Empty: "契約年度の停止・アラートはありません。", Columns: []Column{
+		{"責任区分", Text, 16}, {"停止回数", Int, 9}, {"アラート件数", Int, 11},
+	}}
+	for _, p := range r.Parties {
+		parties.Rows = append(parties.Rows, []any{PartyName(p.Party), p.Outages, p.Alerts})
+	}
+	return Section{Sheet: "障害統計", Lines: []string{
+		"停止回数は開始した月に数える。責任区分は停止中に発報したアラートの responsible ラベル（一次切分け）で、確定した区分は障害票による。",
+	}, Tables: []Table{trend, cats, parties}}
+}
+
+func (r *Report) jobSection() Section {
+	t := Table{Title: "ジョブ実績", Name: "jobs", Empty: "ジョブの監視データはありません。", Columns: []Column{
+		{"ジョブ", Text, 20}, {"実行回数", Int, 9}, {"失敗回数", Int, 9}, {"予定超過(回)", Int, 11}, {"予定超過(分)", Int, 11},
+		{"最長実行時間(秒)", Number, 14}, {"最終成功", Time, 17},
+	}}
+	for _, j := range r.Jobs {
+		t.Rows = append(t.Rows, []any{j.Job, j.Runs, j.Failures, j.OverdueEpisodes, j.Overdue, j.MaxDuration, j.LastSuccess})
+	}
+	return Section{Sheet: "ジョブ実績", Lines: []string{"実行回数は当月に終了した実行の数。予定超過は次回予定時刻（猶予を含む）を過ぎても実行されなかった時間。"}, Tables: []Table{t}}
+}
+
+func (r *Report) integritySection() Section {
+	it := Table{Title: "完全性検査", Name: "integrity", Empty: "完全性検査の監視データはありません。", Columns: []Column{
+		{"データセット", Text, 20}, {"検査回数", Int, 9}, {"不一致・未検証(件)", Int, 15}, {"最大不一致数", Int, 12}, {"最終検査", Time, 17}, {"月末の状態", Text, 10},
+	}}
+	for _, f := range r.Integrity {
+		state := "不明"
+		switch {
+		case f.VerifiedAtEnd == 1:
+			state = "正常"
+		case f.VerifiedAtEnd == 0:
+			state = "異常"
+		}
+		it.Rows = append(it.Rows, []any{f.Dataset, f.Checks, f.Violations, f.MaxMismatches, f.LastCheck, state})
+	}
+	bt := Table{Title: "バックアップ", Name: "backups", Empty: "バックアップの監視データはありません。", Columns: []Column{
+		{"バックアップ", Text, 20}, {"取得回数", Int, 9}, {"最終取得", Time, 17}, {"最大経過時間(時間)", Number, 15}, {"月末サイズ(MB)", Number, 13},
+	}}
+	for _, b := range r.Backups {
+		bt.Rows = append(bt.Rows, []any{b.Backup, b.Backups, b.Last, round(b.MaxAge.Hours(), 1), round(b.SizeAtEnd/1e6, 1)})
+	}
+	return Section{Sheet: "バックアップ・完全性", Lines: []string{"契約の正常稼働要件: 業務データの完全性を担保できない事象の発生件数が 0 件であること。不一致・未検証(件)は 0 でなければならない。"}, Tables: []Table{it, bt}}
+}
+
+func (r *Report) securitySection() Section {
+	count := func(title, name, key string, rows []CountFigures) Table {
+		t := Table{Title: title, Name: name, Empty: "監視データはありません。", Columns: []Column{
+			{key, Text, 36}, {"月初", Int, 8}, {"新規", Int, 8}, {"解消・確認済", Int, 11}, {"月末", Int, 8}, {"最大", Int, 8},
+		}}
+		for _, f := range rows {
+			t.Rows = append(t.Rows, []any{f.Key, f.Start, f.Opened, f.Closed, f.End, f.Max})
+		}
+		return t
+	}
+	av := Table{Title: "ウイルス対策ソフトのパターンファイル", Name: "antivirus", Empty: "監視データはありません。", Columns: []Column{
+		{"エンジン", Text, 20}, {"月末の経過時間(時間)", Number, 17}, {"最大経過時間(時間)", Number, 15}, {fmt.Sprintf("%s超過(分)", jaDuration(r.AntivirusMaxAge)), Int, 12},
+	}}
+	for _, a := range r.Antivirus {
+		av.Rows = append(av.Rows, []any{a.Engine, round(a.AgeAtEnd.Hours(), 1), round(a.MaxAge.Hours(), 1), a.StaleMinutes})
+	}
+	return Section{Sheet: "セキュリティ", Lines: []string{"脆弱性情報はソフトウェア構成に一致する公開済み脆弱性の件数。新規・解消は件数の増減の合計。"}, Tables: []Table{
+		count("脆弱性情報（製品 / 深刻度 / 情報源）", "advisories", "製品 / 深刻度 / 情報源", r.Advisory),
+		count("悪用が確認された脆弱性（製品）", "known_exploited", "製品", r.Exploited),
+		count("セキュリティ検知（情報源 / 深刻度）", "findings", "情報源 / 深刻度", r.Findings),
+		av,
+	}}
+}
+
+func (r *Report) gapSection() Section {
+	t := Table{Title: "監視欠測", Name: "gaps", Empty: "当月の監視欠測はありません。", Columns: []Column{
+		{"サービス", Text, 14}, {"開始", Time, 17}, {"終了", Time, 17}, {"時間(分)", Int, 9},
+	}}
+	for _, g := range r.Gaps {
+		t.Rows = append(t.Rows, []any{g.Service, g.Start, g.End, g.Minutes})
+	}
+	return Section{Sheet: "監視欠測", Lines: []string{"監視データ（重要チェックの結果）がどの監視拠点からも得られなかった時間。稼働・停止のいずれにも数えない。"}, Tables: []Table{t}}
+}
+
+func (r *Report) exemptionSection() Section {
+	t := Table{Title: "免責", Name: "exemptions", Empty: "免責の適用はありません。", Columns: []Column{
+		{"免責ID", Text, 12}, {"区分", Text, 16}, {"根拠", Text, 36}, {"対象", Text, 26}, {"対象障害ID", Text, 24},
+		{"免責停止(分)", Int, 11}, {"うち当月(分)", Int, 11}, {"理由", Text, 30}, {"承認者", Text, 18}, {"承認日", Text, 11},
+	}}
+	for _, a := range r.Exemptions {
+		target := a.Incident
+		if target == "" {
+			svc := a.Service
+			if svc == "" {
+				svc = "全サービス"
+			}
+			target = fmt.Sprintf("%s %s〜%s", svc, jst(a.Start.Time), jst(a.End.Time))
+		}
+		t.Rows = append(t.Rows, []any{a.ID, a.Category, exemption.Categories[a.Category], target, strings.Join(a.Outages, ", "),
+			a.Minutes, a.InMonth, a.Reason, a.ApprovedBy, a.ApprovedOn.Format("2006-01-02")})
+	}
+	return Section{Sheet: "免責", Landscape: true, Lines: []string{"契約の免責条件（受託者の責任に属さない事象）に該当し、三重県の承認を得た停止。稼働率(契約)と停止回数(契約)から除く。"}, Tables: []Table{t}}
+}
+
+func round(v float64, digits int) float64 {
+	if math.IsNaN(v) {
+		return v
+	}
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
