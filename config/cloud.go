@@ -35,6 +35,9 @@ type CloudSource struct {
 	Type     string   `yaml:"type"`
 	Interval Duration `yaml:"interval"`
 	Timeout  Duration `yaml:"timeout"`
+	// MaxBodyBytes bounds a response (default global.max_body_bytes;
+	// 32 MiB for google_cloud, whose incidents.json carries its history).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// URL of the payload (statuspage, google_cloud, feed, json); for azure
 	// the Resource Manager base (default https://management.azure.com).
 	URL URL `yaml:"url"`
@@ -105,6 +108,9 @@ func (c *CloudConfig) setDefaults() {
 		if s.Timeout == 0 {
 			s.Timeout = Duration(30e9)
 		}
+		if s.MaxBodyBytes == 0 && s.Type == CloudGoogleCloud {
+			s.MaxBodyBytes = 32 << 20
+		}
 		if s.Type == CloudAzure && s.APIVersion == "" {
 			s.APIVersion = "2022-10-01"
 		}
@@ -130,6 +136,13 @@ func (s *CloudSource) validate(v *Validator, path string, cfg *Config) {
 	v.CheckName(path+".name", s.Name)
 	if s.Interval <= 0 {
 		v.Errorf(path+".interval", "must be positive")
+	}
+	if s.MaxBodyBytes == 0 {
+		// Global defaults are set by now; setDefaults cannot see them.
+		s.MaxBodyBytes = cfg.Global.MaxBodyBytes
+	}
+	if s.MaxBodyBytes <= 0 {
+		v.Errorf(path+".max_body_bytes", "must be positive")
 	}
 	if s.Timeout <= 0 || s.Timeout > s.Interval {
 		v.Errorf(path+".timeout", "must be positive and not longer than the interval (%s)", s.Interval)
