@@ -38,8 +38,7 @@ var (
 
 // cloudResult is what one refresh of any cloud source yields.
 type cloudResult struct {
-	snap *cloudstatus.Snapshot
-	// quotas: name -> used, limit (either may be NaN-free zero when unknown).
+	snap           *cloudstatus.Snapshot
 	quotas         []cloudQuota
 	sendingEnabled *bool
 	json           map[string][]cloudstatus.JSONValue
@@ -49,8 +48,10 @@ type cloudResult struct {
 type cloudQuota struct {
 	name        string
 	used, limit float64
-	ratioOnly   bool
-	ratio       float64
+	// limitOnly: the API states only the limit (e.g. SES max send rate).
+	limitOnly bool
+	ratioOnly bool
+	ratio     float64
 }
 
 // cloudRefresher builds the refresh function of one source type; each
@@ -156,8 +157,13 @@ func (s *cloudSource) collect(r cloudResult, ch chan<- prometheus.Metric) {
 	}
 	for _, q := range r.quotas {
 		if !q.ratioOnly {
-			gauge(cloudQuotaUsedDesc, q.used, p, q.name)
 			gauge(cloudQuotaLimitDesc, q.limit, p, q.name)
+		}
+		if q.limitOnly {
+			continue
+		}
+		if !q.ratioOnly {
+			gauge(cloudQuotaUsedDesc, q.used, p, q.name)
 		}
 		gauge(cloudQuotaUsedRatioDesc, q.ratio, p, q.name)
 	}

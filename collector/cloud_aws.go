@@ -153,7 +153,7 @@ func newAWSSESRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult, e
 				{name: "max_24_hour_send", used: q.SentLast24Hours, limit: q.Max24HourSend, ratio: quotaRatio(q.SentLast24Hours, q.Max24HourSend)},
 				// The rate has no "used" side in the API: its limit is what a
 				// burst planner needs.
-				{name: "max_send_rate", limit: q.MaxSendRate},
+				{name: "max_send_rate", limit: q.MaxSendRate, limitOnly: true},
 			},
 			sendingEnabled: &enabled,
 		}, nil

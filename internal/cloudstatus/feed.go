@@ -60,9 +60,9 @@ func DecodeFeed(data []byte, rules []FeedRule, now time.Time, maxAge time.Durati
 			if ev.ID == "" {
 				ev.ID = it.Link
 			}
-			if when != nil {
-				ev.Start = *when
-			}
+			// The publication date is not the window a notice announces
+			// (that is prose), so feed events carry no Start and never
+			// feed the maintenance timestamps.
 			if r.Component != "" {
 				ev.Components = []string{r.Component}
 				cs.set(r.Component, r.Status)
