@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +19,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
+
+var fetchReason = fetch.Reason
 
 // -update-cloud rewrites the golden files; review their diff before committing.
 var updateCloudGolden = flag.Bool("update-cloud", false, "rewrite collector/testdata/cloud/*.prom")
@@ -258,3 +262,67 @@ func TestCloudSources(t *testing.T) {
 		})
 	}
 }
+
+// TestCloudFaults: a bad peer makes the source down with a bounded reason
+// while its last good values stay exported.
+func TestCloudFaults(t *testing.T) {
+	summary := cloudPayload(t, "statuspage_summary.json")
+	var mode atomicString
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch mode.Load() {
+		case "good":
+			w.Write(summary)
+		case "html":
+			io.WriteString(w, "<!DOCTYPE html><html><body>メンテナンス中</body></html>")
+		case "malformed":
+			w.Write(summary[:len(summary)/2])
+		case "ratelimit":
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case "huge":
+			w.Write([]byte(`{"components":[` + strings.Repeat(`{"name":"x","status":"operational"},`, 150000)))
+		case "hang":
+			<-r.Context().Done()
+		}
+	}))
+	defer srv.Close()
+	cfg := loadCloudConfig(t, srv, "cloud:\n  sources:\n  - {name: sp, type: statuspage, url: '{url}/summary.json', timeout: 1s, max_body_bytes: 1048576, tls_config: {ca_file: {ca}}}\n")
+	c := newTestCloud(t, cfg)
+	src := c.sources[0].src
+	mode.Store("good")
+	if err := src.RefreshOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ mode, reason string }{
+		{"html", "payload"}, {"malformed", "decode"}, {"ratelimit", "rate_limited"}, {"huge", "too_large"}, {"hang", "timeout"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			mode.Store(tc.mode)
+			err := src.RefreshOnce(context.Background())
+			if err == nil {
+				t.Fatal("refresh succeeded")
+			}
+			if got := fetchReason(err); got != tc.reason {
+				t.Errorf("reason %q, want %q (%v)", got, tc.reason, err)
+			}
+			want := `
+# HELP bosaimail_source_up 1 if the latest refresh of a background source succeeded, 0 if it failed (its last good values are still exported).
+# TYPE bosaimail_source_up gauge
+bosaimail_source_up{collector="cloud",source="sp"} 0
+`
+			if err := testutil.CollectAndCompare(Adapt(context.Background(), c), strings.NewReader(want), "bosaimail_source_up"); err != nil {
+				t.Error(err)
+			}
+			// The last good state is still there (stale, its age visible in
+			// bosaimail_source_last_success_timestamp_seconds).
+			if n := testutil.CollectAndCount(Adapt(context.Background(), c), "bosaimail_cloud_component_status"); n != 30 {
+				t.Errorf("%d component series after a failure, want the 30 of the last good refresh", n)
+			}
+		})
+	}
+}
+
+type atomicString struct{ v atomic.Value }
+
+func (a *atomicString) Store(s string) { a.v.Store(s) }
+func (a *atomicString) Load() string   { s, _ := a.v.Load().(string); return s }
