@@ -54,7 +54,10 @@ func TestDecodeErrorsNameThePlace(t *testing.T) {
 		{"statuspage no components", decodeSP(`{"incidents":[]}`), `no "components"`},
 		{"statuspage bad time", decodeSP(`{"components":[],"scheduled_maintenances":[{"status":"scheduled","scheduled_for":"tomorrow"}]}`), `scheduled_maintenances[0].scheduled_for: invalid time "tomorrow"`},
 		{"gcp object", func() error { _, err := DecodeGCPIncidents([]byte(`{}`), nil, nil); return err }(), "google cloud incidents"},
-		{"azure no value", func() error { _, _, err := DecodeAzurePage([]byte(`{"error":{"code":"AuthorizationFailed"}}`), nil); return err }(), `no "value"`},
+		{"azure no value", func() error {
+			_, _, err := DecodeAzurePage([]byte(`{"error":{"code":"AuthorizationFailed"}}`), nil)
+			return err
+		}(), `no "value"`},
 		{"feed garbage", func() error { _, err := DecodeFeed([]byte(`not a feed`), nil, time.Now(), 0); return err }(), "feed"},
 	} {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
