@@ -252,3 +252,48 @@ func (s *cloudSource) bearer() (http.Header, error) {
 func decodeErr(err error) error {
 	return &fetch.Error{Reason: fetch.ReasonDecode, Err: err}
 }
+
+// CloudMaintenanceWindow is a maintenance a provider announced for a
+// component, offered to the maintenance calendar for a service whose config
+// opted in (cloud.sources[].maintenance_services).
+type CloudMaintenanceWindow struct {
+	Service, Provider, Component, Title string
+	// End is zero when the provider announced none: the calendar decides
+	// (e.g. until the provider's status returns to operational).
+	Start, End time.Time
+}
+
+// MaintenanceWindows lists the announced, not yet ended maintenances of the
+// sources that opted in, one per opted-in service, from the last good
+// refresh. The maintenance calendar (availability area) reads it; nothing
+// here makes a provider's word a planned stop unless the operator said so.
+func (c *cloudCollector) MaintenanceWindows(now time.Time) []CloudMaintenanceWindow {
+	var out []CloudMaintenanceWindow
+	for _, s := range c.sources {
+		if len(s.cfg.MaintenanceServices) == 0 {
+			continue
+		}
+		r, ok := s.src.Snapshot()
+		if !ok || r.snap == nil {
+			continue
+		}
+		for _, e := range r.snap.Events {
+			if e.Category != cloudstatus.MaintenanceCat && e.Category != cloudstatus.ScheduledChange {
+				continue
+			}
+			if e.Start.IsZero() || (!e.End.IsZero() && !e.End.After(now)) {
+				continue
+			}
+			comps := e.Components
+			if len(comps) == 0 {
+				comps = []string{"all"}
+			}
+			for _, comp := range comps {
+				for _, svc := range s.cfg.MaintenanceServices {
+					out = append(out, CloudMaintenanceWindow{Service: svc, Provider: s.cfg.Name, Component: comp, Title: e.Title, Start: e.Start, End: e.End})
+				}
+			}
+		}
+	}
+	return out
+}

@@ -326,3 +326,43 @@ type atomicString struct{ v atomic.Value }
 
 func (a *atomicString) Store(s string) { a.v.Store(s) }
 func (a *atomicString) Load() string   { s, _ := a.v.Load().(string); return s }
+
+// TestCloudMaintenanceWindows: only sources that opted in offer windows,
+// and only maintenances that have not ended.
+func TestCloudMaintenanceWindows(t *testing.T) {
+	srv := fakeCloud(t)
+	cfg := loadCloudConfig(t, srv, `services:
+  - name: mail
+    checks: []
+cloud:
+  sources:
+  - {name: sendgrid, type: statuspage, url: '{url}/sp/api/v2/summary.json', components: [SMTP, Event Webhook], maintenance_services: [mail], tls_config: {ca_file: {ca}}}
+  - {name: other, type: statuspage, url: '{url}/sp/api/v2/summary.json', tls_config: {ca_file: {ca}}}
+`)
+	c := newTestCloud(t, cfg)
+	for _, s := range c.sources {
+		if err := s.src.RefreshOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := c.MaintenanceWindows(cloudNow)
+	want := []CloudMaintenanceWindow{
+		{Service: "mail", Provider: "sendgrid", Component: "Event Webhook", Title: "Webhook インフラ定期メンテナンス",
+			Start: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)},
+		{Service: "mail", Provider: "sendgrid", Component: "SMTP", Title: "SMTP relay upgrade",
+			Start: time.Date(2026, 11, 30, 17, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 30, 19, 0, 0, 0, time.UTC)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v", got)
+	}
+	for i := range want {
+		if got[i].Service != want[i].Service || got[i].Component != want[i].Component || got[i].Title != want[i].Title ||
+			!got[i].Start.Equal(want[i].Start) || !got[i].End.Equal(want[i].End) {
+			t.Errorf("window %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// After the webhook window ended, only the SMTP one is left.
+	if n := len(c.MaintenanceWindows(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))); n != 1 {
+		t.Errorf("%d windows after the first ended, want 1", n)
+	}
+}
