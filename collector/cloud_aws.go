@@ -30,15 +30,23 @@ func init() {
 }
 
 func (s *cloudSource) awsConfig() (aws.Config, error) {
-	hc := &http.Client{Transport: limitBody{next: s.client.Transport, limit: s.cfg.MaxBodyBytes}, Timeout: s.client.Timeout}
 	// LoadDefaultConfig only reads the environment and shared files here;
-	// credentials are fetched lazily, under the refresh's deadline.
+	// credentials are fetched lazily, under the refresh's deadline. The
+	// HTTP client is set per service (awsHTTPClient), not here: the SDK
+	// refuses a custom client when AWS_CA_BUNDLE is set, and credential
+	// providers (SSO, STS) should keep honouring that bundle.
 	cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
-		awsconfig.WithRegion(s.cfg.Region), awsconfig.WithHTTPClient(hc),
+		awsconfig.WithRegion(s.cfg.Region),
 		// The Source retries with its own backoff; one SDK retry is enough
 		// to ride over a dropped connection within a refresh.
 		awsconfig.WithRetryMaxAttempts(2))
 	return cfg, err
+}
+
+// awsHTTPClient is the source's client (tls_config, timeout) with every
+// response body bounded: the SDK reads bodies itself.
+func (s *cloudSource) awsHTTPClient() *http.Client {
+	return &http.Client{Transport: limitBody{next: s.client.Transport, limit: s.cfg.MaxBodyBytes}, Timeout: s.client.Timeout}
 }
 
 func (s *cloudSource) awsEndpoint() *string {
@@ -53,7 +61,10 @@ func newAWSHealthRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult
 	if err != nil {
 		return nil, err
 	}
-	client := health.NewFromConfig(cfg, func(o *health.Options) { o.BaseEndpoint = s.awsEndpoint() })
+	client := health.NewFromConfig(cfg, func(o *health.Options) {
+		o.BaseEndpoint = s.awsEndpoint()
+		o.HTTPClient = s.awsHTTPClient()
+	})
 	filter := &healthtypes.EventFilter{
 		EventStatusCodes: []healthtypes.EventStatusCode{healthtypes.EventStatusCodeOpen, healthtypes.EventStatusCodeUpcoming},
 		Services:         s.cfg.Components,
@@ -137,7 +148,10 @@ func newAWSSESRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult, e
 	if err != nil {
 		return nil, err
 	}
-	client := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = s.awsEndpoint() })
+	client := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
+		o.BaseEndpoint = s.awsEndpoint()
+		o.HTTPClient = s.awsHTTPClient()
+	})
 	return func(ctx context.Context) (cloudResult, error) {
 		out, err := client.GetAccount(ctx, &sesv2.GetAccountInput{})
 		if err != nil {

@@ -159,10 +159,12 @@ func TestCloudSources(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	// The SDK refuses a custom client when a CA bundle comes from the
-	// environment (this machine sets one): tls_config is the way here.
-	t.Setenv("AWS_CA_BUNDLE", "")
 	srv := fakeCloud(t)
+	// With AWS_CA_BUNDLE set (as on many hosts) the adapter must still start
+	// and use tls_config for the service calls.
+	bundle := filepath.Join(t.TempDir(), "bundle.pem")
+	os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	t.Setenv("AWS_CA_BUNDLE", bundle)
 	tls := "tls_config: {ca_file: {ca}}"
 	cases := []struct {
 		name    string
