@@ -2,9 +2,11 @@ package cloudstatus
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,10 +160,30 @@ func FuzzDecodeStatuspage(f *testing.F) {
 	f.Add(payload(f, "statuspage_empty.json"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		snap, err := DecodeStatuspage(b, nil)
-		if err == nil {
-			for _, c := range snap.Components {
-				if c.Status.severity() < 0 {
-					t.Fatal("bad status")
+		if err != nil {
+			return
+		}
+		// Invariant: a component reads operational only if every entry of
+		// that name said exactly "operational"; every state is a known one.
+		var raw struct {
+			Components []struct {
+				Name, Status string
+				Group        bool
+			}
+		}
+		if err := json.Unmarshal(b, &raw); err != nil {
+			t.Fatalf("decoded, but not as plain JSON: %v", err)
+		}
+		for _, c := range snap.Components {
+			if !slices.Contains(Statuses, c.Status) {
+				t.Fatalf("state %q is not one of %v", c.Status, Statuses)
+			}
+			if c.Status != Operational {
+				continue
+			}
+			for _, r := range raw.Components {
+				if !r.Group && r.Name == c.Name && r.Status != "operational" {
+					t.Fatalf("%q reads operational but the payload says %q", c.Name, r.Status)
 				}
 			}
 		}
