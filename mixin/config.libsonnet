@@ -26,6 +26,20 @@
     tlsCertExpiryCriticalDays: 7,
 
     // --- cloud (issue 5) ---
+    // How long a provider must report a component degraded or down before
+    // BosaiMailCloudDegraded fires (status pages flap during an incident).
+    cloudDegradedFor: '10m',
+    // BosaiMailCloudMaintenanceScheduled fires when an announced maintenance
+    // starts within the first number of days (label ahead="7d"), and again
+    // within the second (ahead="1d").
+    cloudMaintenanceNoticeDays: [7, 1],
+    // Sending quota use (e.g. SES 24-hour quota): warning from, critical from.
+    sendQuotaWarningRatio: 0.8,
+    sendQuotaCriticalRatio: 0.95,
+    sendQuotaWarningFor: '5m',
+    // How long a background source may fail before BosaiMailSourceFailing
+    // (three refreshes at the default 5m interval).
+    sourceFailingFor: '15m',
 
     // --- jobs, backups, integrity (issue 6) ---
     // Per-job schedules, grace periods and per-backup max ages live in the
