@@ -34,7 +34,7 @@ func TestDecodeJVN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.TotalRes != 3 || st.TotalResRet != 2 || st.FirstRes != 1 {
+	if st.TotalRes != 4 || st.TotalResRet != 2 || st.FirstRes != 1 {
 		t.Errorf("status = %+v", st)
 	}
 	if len(got) != 2 {

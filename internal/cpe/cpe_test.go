@@ -160,6 +160,8 @@ func TestConfigAffected(t *testing.T) {
 		{"AND node needs all", Config{Nodes: []Node{{Operator: "AND", Matches: []Match{httpdVuln, onWindows}}}}, nil},
 		{"AND node all present", Config{Nodes: []Node{{Operator: "AND", Matches: []Match{httpdVuln, onRHEL}}}}, []int{0}},
 		{"OR of two", Config{Operator: "OR", Nodes: []Node{{Matches: []Match{httpdVuln}}, {Matches: []Match{postfixVuln}}}}, []int{0, 2}},
+		{"platform '-' version means any", Config{Operator: "AND", Nodes: []Node{{Matches: []Match{httpdVuln}}, {Matches: []Match{mustMatch(t, "cpe:2.3:o:redhat:enterprise_linux:-:*:*:*:*:*:*:*", false, "", "", "", "")}}}}, []int{0}},
+		{"vulnerable '-' version is strict", Config{Nodes: []Node{{Matches: []Match{mustMatch(t, "cpe:2.3:a:apache:http_server:-:*:*:*:*:*:*:*", true, "", "", "", "")}}}}, nil},
 		{"negated platform", Config{Operator: "AND", Nodes: []Node{{Matches: []Match{httpdVuln}}, {Negate: true, Matches: []Match{onRHEL}}}}, nil},
 		{"no nodes", Config{}, nil},
 	}

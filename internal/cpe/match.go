@@ -156,7 +156,9 @@ func (m Match) Matches(n Name) bool {
 		if m.VersionEndExcluding != "" && CompareVersions(v, m.VersionEndExcluding) >= 0 {
 			return false
 		}
-	} else if c.Version != Any {
+	} else if c.Version != Any && !(c.Version == NA && !m.Vulnerable) {
+		// NVD writes platform entries as "windows:-" meaning the platform
+		// in general, so a vulnerable=false NA version matches any version.
 		if n.Version == Any {
 			return false
 		}
