@@ -323,4 +323,3 @@ func BenchmarkKEVCatalog(b *testing.B) {
 		}
 	}
 }
-
