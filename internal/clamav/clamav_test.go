@@ -54,11 +54,11 @@ func TestParseCVDHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Version != 27463 || info.Signatures != 2074911 || !info.Built.Equal(time.Unix(1763544060, 0)) {
+	if info.Version != 27463 || info.Signatures != 2074911 || !info.Built.Equal(time.Unix(1795080060, 0)) {
 		t.Errorf("info = %+v", info)
 	}
 	// Without stime the text build time is used.
-	noStime := []byte(strings.Replace(string(data[:512]), ":1763544060", ":          ", 1))
+	noStime := []byte(strings.Replace(string(data[:512]), ":1795080060", ":          ", 1))
 	info, err = ParseCVDHeader(bytes.NewReader(noStime))
 	if err != nil || !info.Built.Equal(time.Date(2026, 11, 19, 9, 21, 0, 0, time.UTC)) {
 		t.Errorf("without stime: %+v, %v", info, err)
