@@ -109,4 +109,3 @@ func (c *securityAntivirus) Update(ctx context.Context, ch chan<- prometheus.Met
 	}
 	return nil
 }
-
