@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"sync/atomic"
 	"strings"
 	"testing"
 	"time"
@@ -322,4 +324,75 @@ func BenchmarkKEVCatalog(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkNVDStream sweeps 20 pages of 2,000 CVEs the way the collector
+// does (one page body at a time, decoded as a stream, only matches kept)
+// and reports the peak heap above the baseline, sampled while decoding.
+func BenchmarkNVDStream(b *testing.B) {
+	const pages, perPage = 20, 2000
+	page := syntheticNVDPage(b, 0, perPage)
+	var inv []cpe.Name
+	for i := 0; i < 10; i++ {
+		n, _ := cpe.Parse(fmt.Sprintf("cpe:2.3:a:vendor%d:product%d:1.5:*:*:*:*:*:*:*", i*7, i*7))
+		inv = append(inv, n)
+	}
+	linux, _ := cpe.Parse("cpe:2.3:o:linux:linux_kernel:6.1:*:*:*:*:*:*:*")
+	inv = append(inv, linux)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peak.Load() {
+					peak.Store(m.HeapInuse)
+				}
+			}
+		}
+	}()
+	b.SetBytes(int64(pages * len(page)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	kept := 0
+	for b.Loop() {
+		var matched []Advisory
+		for p := 0; p < pages; p++ {
+			_, err := DecodeNVD(bytes.NewReader(page), func(a Advisory) error {
+				for _, c := range a.Configs {
+					if len(c.Affected(inv)) > 0 {
+						matched = append(matched, a)
+						break
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		kept = len(matched)
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+	if kept == 0 {
+		b.Fatal("nothing matched")
+	}
+	if p := peak.Load(); p > base {
+		b.ReportMetric(float64(p-base)/(1<<20), "peak-heap-MiB")
+	}
+	b.ReportMetric(float64(len(page))/(1<<20), "page-MiB")
 }
