@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
 	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
@@ -382,5 +383,58 @@ bosaimail_security_acknowledgements_valid 0
 `, time.Unix(3, 0))
 	if err := testutil.CollectAndCompare(col, strings.NewReader(secWantRest), secRestNames...); err != nil {
 		t.Error(err)
+	}
+}
+
+// Without the NVD, a JVN entry (product-level, no version range) stays
+// open; the _info list is bounded by max_listed, most severe first.
+func TestSecurityAdvisoriesJVNOnly(t *testing.T) {
+	f := newSecFeeds(t)
+	cfg := loadSecConfig(t, secInventoryYAML+`
+  advisories:
+    jvn: {enabled: true, url: "`+f.srv.URL+`/myjvn", page_size: 2, request_interval: 1ms}
+    kev: {enabled: true, url: "`+f.srv.URL+`/kev.json"}
+    max_listed: 1
+`, nil)
+	col, err := newSecurityAdvisories(Env{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := col.(*securityAdvisories)
+	c.client = f.srv.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.jvn.RefreshOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.kev.RefreshOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP bosaimail_security_advisory_info One series per open critical or high advisory (at most advisories.max_listed, most severe and newest first), for dashboard tables.
+# TYPE bosaimail_security_advisory_info gauge
+bosaimail_security_advisory_info{id="JVNDB-2026-012345",link="https://jvndb.jvn.jp/ja/contents/2026/JVNDB-2026-012345.html",product="httpd",severity="critical"} 1
+# HELP bosaimail_security_known_exploited Open advisories of a product whose CVE is in CISA's Known Exploited Vulnerabilities catalog.
+# TYPE bosaimail_security_known_exploited gauge
+bosaimail_security_known_exploited{product="dovecot"} 1
+bosaimail_security_known_exploited{product="httpd"} 1
+bosaimail_security_known_exploited{product="postfix"} 0
+bosaimail_security_known_exploited{product="rhel"} 0
+`
+	pc := Adapt(context.Background(), c)
+	if err := testutil.CollectAndCompare(pc, strings.NewReader(want), "bosaimail_security_advisory_info", "bosaimail_security_known_exploited"); err != nil {
+		t.Error(err)
+	}
+	out, err := testutil.CollectAndFormat(pc, expfmt.TypeTextPlain, "bosaimail_security_advisories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`bosaimail_security_advisories{product="httpd",severity="high",source="jvn"} 1`,
+		`bosaimail_security_advisories{product="postfix",severity="medium",source="jvn"} 1`,
+	} {
+		if !strings.Contains(string(out), line) {
+			t.Errorf("missing %s in\n%s", line, out)
+		}
 	}
 }
