@@ -39,6 +39,8 @@ type securityAdvisories struct {
 	logger log.Logger
 	now    func() time.Time
 	client *http.Client
+	// stateDir keeps the feeds' last good results across restarts.
+	stateDir string
 
 	jvn, nvd *Source[secFeedResult]
 	kev      *Source[secKEV]
@@ -59,7 +61,7 @@ func newSecurityAdvisories(env Env) (Collector, error) {
 	if !a.JVN.Enabled && !a.NVD.Enabled && !a.KEV.Enabled {
 		return &securityAdvisories{cfg: cfg}, nil
 	}
-	c := &securityAdvisories{cfg: cfg, logger: env.Logger, now: env.Now, client: &http.Client{}}
+	c := &securityAdvisories{cfg: cfg, logger: env.Logger, now: env.Now, client: &http.Client{}, stateDir: env.StateDir}
 	if c.logger == nil {
 		c.logger = log.NewNopLogger()
 	}
@@ -69,14 +71,18 @@ func newSecurityAdvisories(env Env) (Collector, error) {
 	if a.JVN.Enabled {
 		c.jvn = &Source[secFeedResult]{Collector: "security_advisories", Name: "jvn", Interval: a.JVN.Interval.D(), Timeout: a.JVN.Timeout.D(), Logger: env.Logger, Now: env.Now}
 		c.jvn.Refresh = func(ctx context.Context) (secFeedResult, error) {
-			return jvnSweep(ctx, c.client, &a.JVN, a.MaxBodyBytes, cfg.Inventory, c.prev(c.jvn))
+			r, err := jvnSweep(ctx, c.client, &a.JVN, a.MaxBodyBytes, cfg.Inventory, c.prev(c.jvn))
+			return r, c.save("jvn", r, err)
 		}
+		c.seed(c.jvn, "jvn")
 	}
 	if a.NVD.Enabled {
 		c.nvd = &Source[secFeedResult]{Collector: "security_advisories", Name: "nvd", Interval: a.NVD.Interval.D(), Timeout: a.NVD.Timeout.D(), Logger: env.Logger, Now: env.Now}
 		c.nvd.Refresh = func(ctx context.Context) (secFeedResult, error) {
-			return nvdSweep(ctx, c.client, &a.NVD, a.MaxBodyBytes, cfg.Inventory, c.prev(c.nvd))
+			r, err := nvdSweep(ctx, c.client, &a.NVD, a.MaxBodyBytes, cfg.Inventory, c.prev(c.nvd))
+			return r, c.save("nvd", r, err)
 		}
+		c.seed(c.nvd, "nvd")
 	}
 	if a.KEV.Enabled {
 		c.kev = &Source[secKEV]{Collector: "security_advisories", Name: "kev", Interval: a.KEV.Interval.D(), Timeout: a.KEV.Timeout.D(), Logger: env.Logger, Now: env.Now}
@@ -85,10 +91,36 @@ func newSecurityAdvisories(env Env) (Collector, error) {
 			if v, ok := c.kev.Snapshot(); ok {
 				prev = &v
 			}
-			return kevFetch(ctx, c.client, &a.KEV, a.MaxBodyBytes, prev)
+			r, err := kevFetch(ctx, c.client, &a.KEV, a.MaxBodyBytes, prev)
+			if err == nil {
+				if serr := secSave(secStatePath(c.stateDir, "kev"), nil, r, c.now()); serr != nil {
+					level.Warn(c.logger).Log("msg", "cannot save advisory state", "feed", "kev", "err", serr)
+				}
+			}
+			return r, err
+		}
+		if v, at, ok := secLoad[secKEV](secStatePath(c.stateDir, "kev"), nil, c.logger); ok {
+			c.kev.Seed(v, at)
 		}
 	}
 	return c, nil
+}
+
+// save persists a good sweep; a failure to save is logged, not fatal.
+func (c *securityAdvisories) save(feed string, r secFeedResult, err error) error {
+	if err != nil {
+		return err
+	}
+	if serr := secSave(secStatePath(c.stateDir, feed), c.cfg.Inventory, r, c.now()); serr != nil {
+		level.Warn(c.logger).Log("msg", "cannot save advisory state", "feed", feed, "err", serr)
+	}
+	return nil
+}
+
+func (c *securityAdvisories) seed(s *Source[secFeedResult], feed string) {
+	if v, at, ok := secLoad[secFeedResult](secStatePath(c.stateDir, feed), c.cfg.Inventory, c.logger); ok {
+		s.Seed(v, at)
+	}
 }
 
 func (c *securityAdvisories) prev(s *Source[secFeedResult]) *secFeedResult {

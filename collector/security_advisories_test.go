@@ -438,3 +438,57 @@ bosaimail_security_known_exploited{product="rhel"} 0
 		}
 	}
 }
+
+// The last good results survive a restart through the state directory, so
+// advisory series (and their alerts) do not vanish while the first sweep
+// runs or fails; another inventory discards them.
+func TestSecurityAdvisoriesStateDir(t *testing.T) {
+	f := newSecFeeds(t)
+	state := t.TempDir()
+	build := func(yml string) *securityAdvisories {
+		cfg := loadSecConfig(t, yml+`
+  advisories:
+    jvn: {enabled: true, url: "`+f.srv.URL+`/myjvn", page_size: 2, request_interval: 1ms}
+    nvd: {enabled: true, url: "`+f.srv.URL+`/nvd", page_size: 3, request_interval: 1ms}
+    kev: {enabled: true, url: "`+f.srv.URL+`/kev.json"}
+    acknowledgements_file: acks.yml
+`, map[string]string{"acks.yml": secAcks})
+		col, err := newSecurityAdvisories(Env{Config: cfg, StateDir: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := col.(*securityAdvisories)
+		c.client = f.srv.Client()
+		return c
+	}
+	first := build(secInventoryYAML)
+	for _, err := range refreshAll(t, first) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Restart while the feeds are broken.
+	f.setMode("truncated")
+	second := build(secInventoryYAML)
+	pc := Adapt(context.Background(), second)
+	if err := testutil.CollectAndCompare(pc, strings.NewReader(secWantAdvisories), "bosaimail_security_advisories"); err != nil {
+		t.Error(err)
+	}
+	if err := testutil.CollectAndCompare(pc, strings.NewReader(secWantRest), secRestNames...); err != nil {
+		t.Error(err)
+	}
+	out, _ := testutil.CollectAndFormat(pc, expfmt.TypeTextPlain, "bosaimail_source_up", "bosaimail_source_last_success_timestamp_seconds")
+	if !strings.Contains(string(out), `bosaimail_source_up{collector="security_advisories",source="nvd"} 0`) || !strings.Contains(string(out), `bosaimail_source_last_success_timestamp_seconds{collector="security_advisories",source="nvd"}`) {
+		t.Errorf("restored source should be down with its age:\n%s", out)
+	}
+	// The failing sweep keeps the restored result.
+	refreshAll(t, second)
+	if err := testutil.CollectAndCompare(pc, strings.NewReader(secWantAdvisories), "bosaimail_security_advisories"); err != nil {
+		t.Error(err)
+	}
+	// Another inventory: the saved JVN/NVD results do not apply.
+	third := build(strings.Replace(secInventoryYAML, "2.4.58", "2.4.59", 2))
+	if n := testutil.CollectAndCount(Adapt(context.Background(), third), "bosaimail_security_advisories"); n != 0 {
+		t.Errorf("results for another inventory restored: %d series", n)
+	}
+}
