@@ -328,6 +328,19 @@ func TestSecurityAdvisoriesKeepLastGood(t *testing.T) {
 	}
 }
 
+// A page over max_body_bytes is a too_large failure, found while streaming.
+func TestSecurityAdvisoriesBodyLimit(t *testing.T) {
+	f := newSecFeeds(t)
+	c := newTestAdvisories(t, f, secAcks)
+	c.cfg.Advisories.MaxBodyBytes = 1024
+	errs := refreshAll(t, c)
+	for i, e := range errs {
+		if got := fetch.Reason(e); got != fetch.ReasonTooLarge {
+			t.Errorf("source %d: reason %q (%v), want too_large", i, got, e)
+		}
+	}
+}
+
 // Acknowledgements close advisories only through a recorded decision; an
 // expired one reopens; a broken file keeps the last valid decisions.
 func TestSecurityAcknowledgements(t *testing.T) {
