@@ -178,12 +178,12 @@ func (f *secFindingsFeed) securityHub(ctx context.Context, res *secFindingsResul
 // log does not hide the others.
 func (f *secFindingsFeed) readRecords(ctx context.Context, r io.Reader, res *secFindingsResult) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	first, err := firstNonSpace(br)
+	first, err := secFirstNonSpace(br)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil // an empty feed: no active findings
 		}
-		return readErr(err)
+		return secReadErr(err)
 	}
 	if first == '[' {
 		d := json.NewDecoder(br)
@@ -203,7 +203,7 @@ func (f *secFindingsFeed) readRecords(ctx context.Context, r io.Reader, res *sec
 	sc.Buffer(make([]byte, 64<<10), secFindingsMaxLine)
 	for line := 1; sc.Scan(); line++ {
 		b := sc.Bytes()
-		if len(trimSpaceBytes(b)) == 0 {
+		if len(secTrimSpace(b)) == 0 {
 			continue
 		}
 		var rec any
@@ -215,12 +215,12 @@ func (f *secFindingsFeed) readRecords(ctx context.Context, r io.Reader, res *sec
 		f.mapRecord(ctx, rec, line, res)
 	}
 	if err := sc.Err(); err != nil {
-		return readErr(err)
+		return secReadErr(err)
 	}
 	return nil
 }
 
-func readErr(err error) error {
+func secReadErr(err error) error {
 	var fe *fetch.Error
 	if errors.As(err, &fe) {
 		return err
@@ -232,7 +232,7 @@ func readErr(err error) error {
 }
 
 func (f *secFindingsFeed) mapRecord(ctx context.Context, rec any, pos int, res *secFindingsResult) {
-	active, err := jqFirst(ctx, f.cfg.ActiveCode, rec)
+	active, err := secJQFirst(ctx, f.cfg.ActiveCode, rec)
 	if err != nil {
 		res.Invalid++
 		level.Warn(f.logger).Log("msg", "finding: active expression failed", "source", f.cfg.Name, "record", pos, "err", err)
@@ -241,7 +241,7 @@ func (f *secFindingsFeed) mapRecord(ctx context.Context, rec any, pos int, res *
 	if b, ok := active.(bool); !ok || !b {
 		return
 	}
-	sev, err := jqFirst(ctx, f.cfg.SeverityCode, rec)
+	sev, err := secJQFirst(ctx, f.cfg.SeverityCode, rec)
 	if err != nil {
 		res.Invalid++
 		level.Warn(f.logger).Log("msg", "finding: severity expression failed", "source", f.cfg.Name, "record", pos, "err", err)
@@ -251,7 +251,7 @@ func (f *secFindingsFeed) mapRecord(ctx context.Context, rec any, pos int, res *
 	res.Counts[advisory.NormalizeSeverity(s)]++
 }
 
-func jqFirst(ctx context.Context, code *gojq.Code, v any) (any, error) {
+func secJQFirst(ctx context.Context, code *gojq.Code, v any) (any, error) {
 	iter := code.RunWithContext(ctx, v)
 	out, ok := iter.Next()
 	if !ok {
@@ -263,7 +263,7 @@ func jqFirst(ctx context.Context, code *gojq.Code, v any) (any, error) {
 	return out, nil
 }
 
-func firstNonSpace(br *bufio.Reader) (byte, error) {
+func secFirstNonSpace(br *bufio.Reader) (byte, error) {
 	for {
 		b, err := br.ReadByte()
 		if err != nil {
@@ -275,7 +275,7 @@ func firstNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
-func trimSpaceBytes(b []byte) []byte {
+func secTrimSpace(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
 		b = b[1:]
 	}

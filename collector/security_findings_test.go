@@ -138,7 +138,7 @@ func FuzzFindingsRecords(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	feed := &secFindingsFeed{cfg: &cfg.Security.Findings[0], logger: nopLogger()}
+	feed := &secFindingsFeed{cfg: &cfg.Security.Findings[0], logger: secNopLogger()}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res := secFindingsResult{Counts: map[string]int{}}
 		_ = feed.readRecords(context.Background(), strings.NewReader(string(data)), &res)
@@ -150,4 +150,4 @@ func FuzzFindingsRecords(f *testing.F) {
 	})
 }
 
-func nopLogger() log.Logger { return log.NewNopLogger() }
+func secNopLogger() log.Logger { return log.NewNopLogger() }

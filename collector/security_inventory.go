@@ -94,11 +94,11 @@ func (c *securityInventory) observe(ctx context.Context, o *config.ObservedVersi
 			return "", err
 		}
 	}
-	return extractVersion(o, body)
+	return secExtractVersion(o, body)
 }
 
-// extractVersion applies the jq expression or the regexp to a body.
-func extractVersion(o *config.ObservedVersion, body []byte) (string, error) {
+// secExtractVersion applies the jq expression or the regexp to a body.
+func secExtractVersion(o *config.ObservedVersion, body []byte) (string, error) {
 	if o.Pattern != nil {
 		m := o.Pattern.FindSubmatch(body)
 		if m == nil || len(m[1]) == 0 {

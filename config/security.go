@@ -160,7 +160,7 @@ const (
 	DefaultKEVURL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 )
 
-func mustURL(s string) URL {
+func mustSecURL(s string) URL {
 	u, err := ParseURL(s)
 	if err != nil {
 		panic(err)
@@ -185,7 +185,7 @@ func (c *SecurityConfig) setDefaults() {
 		{&a.KEV, DefaultKEVURL, 6 * time.Hour, 0, 0},
 	} {
 		if f.fc.URL.IsZero() {
-			f.fc.URL = mustURL(f.url)
+			f.fc.URL = mustSecURL(f.url)
 		}
 		if f.fc.Interval == 0 {
 			f.fc.Interval = Duration(f.interval)
@@ -408,7 +408,7 @@ type Acknowledgement struct {
 	ExpiresAt time.Time `yaml:"-"`
 }
 
-type ackFile struct {
+type secAckFile struct {
 	Acknowledgements []Acknowledgement `yaml:"acknowledgements"`
 }
 
@@ -431,7 +431,7 @@ func LoadAcknowledgements(path string) ([]Acknowledgement, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, locate(path, err)
 	}
-	var af ackFile
+	var af secAckFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&af); err != nil && !errors.Is(err, io.EOF) {
