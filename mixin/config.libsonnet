@@ -57,6 +57,18 @@
     backupIncompleteFor: '2h',
 
     // --- security (issue 7) ---
+    // Advisory alerts fire per product on the worse of the JVN and NVD
+    // counts; an acknowledgement (advisories.acknowledgements_file) is the
+    // only way to close one.
+    securityAdvisoryFor: '0m',
+    // Antivirus signatures older than this fire BosaiMailAntivirusSignaturesStale
+    // (ClamAV publishes several daily updates a day).
+    antivirusSignatureMaxAgeSeconds: 2 * 24 * 3600,
+    // Finding severities (feed's own words, mapped) that fire BosaiMailSecurityFinding.
+    securityFindingSeverities: 'critical|high',
+    // A declared inventory version that differs from the running one for
+    // this long fires BosaiMailInventoryDrift (an upgrade in progress is not drift).
+    inventoryDriftFor: '30m',
 
     // --- delivery (issue 12) ---
   },
