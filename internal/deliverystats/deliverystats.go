@@ -355,3 +355,18 @@ func (f *Fields) Each(m *Mapping, fn func(name string, src *string, dst **gojq.C
 	fn("started", &f.Started, &m.Started)
 	fn("finished", &f.Finished, &m.Finished)
 }
+
+// FillDefaults sets every empty field to its DefaultFields expression.
+func (f *Fields) FillDefaults() {
+	d := DefaultFields
+	var unused Mapping
+	var defs []string
+	d.Each(&unused, func(_ string, src *string, _ **gojq.Code) { defs = append(defs, *src) })
+	i := 0
+	f.Each(&unused, func(_ string, src *string, _ **gojq.Code) {
+		if *src == "" {
+			*src = defs[i]
+		}
+		i++
+	})
+}
