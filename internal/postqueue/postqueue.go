@@ -35,6 +35,10 @@ type Queue struct {
 	OldestArrival time.Time
 }
 
+// ErrGarbage is returned when every line of a dump was malformed: the
+// command printed something else than a queue (an error text, HTML).
+var ErrGarbage = errors.New("no valid postqueue -j line")
+
 // Summary is the result of parsing one dump.
 type Summary struct {
 	Queues map[string]*Queue
@@ -187,7 +191,7 @@ func Parse(r io.Reader, maxLine int) (*Summary, error) {
 		}
 	}
 	if s.Malformed > 0 && s.Malformed == s.Lines {
-		return s, fmt.Errorf("no valid postqueue -j line among %d (first: %s)", s.Lines, s.FirstMalformed)
+		return s, fmt.Errorf("%w among %d (first: %s)", ErrGarbage, s.Lines, s.FirstMalformed)
 	}
 	return s, nil
 }
