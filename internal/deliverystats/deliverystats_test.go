@@ -44,7 +44,7 @@ func TestDecodeDefaultMapping(t *testing.T) {
 	jst := time.FixedZone("JST", 9*3600)
 	want := []Broadcast{
 		{ID: "20261125-1002-tsunami", Total: 50000, Delivered: 31000, Deferred: 1200, Bounced: 300, Complaints: 2, Started: time.Date(2026, 11, 25, 10, 2, 0, 0, jst)},
-		{ID: "20261124-0815-kouu", Total: 12000, Delivered: 11850, Bounced: 150, Complaints: 1, Started: time.Unix(1763939700, 0), Finished: time.Unix(1763940180, 0)},
+		{ID: "20261124-0815-kouu", Total: 12000, Delivered: 11850, Bounced: 150, Complaints: 1, Started: time.Unix(1795475700, 0), Finished: time.Unix(1795476180, 0)},
 		{ID: "20261120-0600-test", Total: 100, Delivered: 100, Started: time.Date(2026, 11, 20, 6, 0, 0, 0, jst), Finished: time.Date(2026, 11, 20, 6, 1, 30, 0, jst)},
 	}
 	for i, w := range want {
