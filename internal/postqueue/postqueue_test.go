@@ -251,6 +251,16 @@ func BenchmarkParse1M(b *testing.B) {
 	}
 }
 
+// BenchmarkGenerate1M is the cost of producing the input alone, to be
+// subtracted from BenchmarkParse1M.
+func BenchmarkGenerate1M(b *testing.B) {
+	for b.Loop() {
+		if _, err := io.Copy(io.Discard, &genDump{n: 1_000_000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkParseLine(b *testing.B) {
 	g := &genDump{n: 3}
 	lines, _ := io.ReadAll(g)
@@ -295,4 +305,36 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("deferral buckets grew: %v", s.Deferrals)
 		}
 	})
+}
+
+// TestParseDumpFile summarises the dump named by POSTQUEUE_DUMP (make
+// bench-delivery times it, and jq on the same file, under /usr/bin/time).
+func TestParseDumpFile(t *testing.T) {
+	p := os.Getenv("POSTQUEUE_DUMP")
+	if p == "" {
+		t.Skip("POSTQUEUE_DUMP not set")
+	}
+	if _, err := os.Stat(p); os.IsNotExist(err) {
+		w, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(w, &genDump{n: 1_000_000}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	begin := time.Now()
+	s, err := Parse(f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d lines (%d malformed) in %s", s.Lines, s.Malformed, time.Since(begin))
 }
