@@ -334,3 +334,25 @@ bosaimail_delivery_latest_datapoint_timestamp_seconds{source="ses"} 1.7955693e+0
 	gatherDelivery(t, c, golden+`bosaimail_source_up{collector="delivery_ses",source="ses"} 0
 `, append(names, "bosaimail_source_up")...)
 }
+
+// A statistics API that lags past the timeout: reason timeout, the refresh
+// returns at the deadline and the scrape reads the cache at once.
+func TestDeliveryStatsSlowAPI(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	cfg := deliveryConfig(t, "delivery:\n  stats:\n    url: "+srv.URL+"/stats\n    timeout: 200ms\n", nil)
+	col := newDeliveryCollector(t, newDeliveryStatsCollector, cfg).(*deliveryStatsCollector)
+	begin := time.Now()
+	err := col.src.RefreshOnce(context.Background())
+	if err == nil || fetch.Reason(err) != "timeout" {
+		t.Fatalf("err = %v (reason %s)", err, fetch.Reason(err))
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("refresh took %s", d)
+	}
+	gatherDelivery(t, col, `bosaimail_source_up{collector="delivery_stats",source="stats"} 0
+bosaimail_source_failures_total{collector="delivery_stats",reason="timeout",source="stats"} 1
+`, "bosaimail_source_up", "bosaimail_source_failures_total", "bosaimail_broadcast_recipients")
+}
