@@ -125,7 +125,7 @@ func queueReader(q *config.QueueSource) func(context.Context, queueParse) (*post
 			// Reuse fetch's handling of Retry-After and status errors on a
 			// bounded snippet of the body.
 			resp.Body = io.NopCloser(io.LimitReader(resp.Body, 4096))
-			_, _, err := fetch.Get(&http.Client{Transport: replay{resp}}, req, 4096)
+			_, _, err := fetch.Get(&http.Client{Transport: deliveryReplay{resp}}, req, 4096)
 			return nil, err
 		}
 		s, err := parse(resp.Body)
@@ -136,11 +136,11 @@ func queueReader(q *config.QueueSource) func(context.Context, queueParse) (*post
 	}
 }
 
-// replay answers with an already received response, so fetch.Get can
+// deliveryReplay answers with an already received response, so fetch.Get can
 // classify it.
-type replay struct{ resp *http.Response }
+type deliveryReplay struct{ resp *http.Response }
 
-func (r replay) RoundTrip(*http.Request) (*http.Response, error) { return r.resp, nil }
+func (r deliveryReplay) RoundTrip(*http.Request) (*http.Response, error) { return r.resp, nil }
 
 // runQueueCommand runs postqueue with ctx's deadline. A hung postqueue is
 // killed at the deadline, and WaitDelay makes sure a child that keeps the
@@ -149,7 +149,7 @@ func runQueueCommand(ctx context.Context, argv []string, parse queueParse) (*pos
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
-	cmd.Stderr = &limitedBuffer{buf: &stderr, left: 4096}
+	cmd.Stderr = &deliveryStderr{buf: &stderr, left: 4096}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -179,12 +179,12 @@ func runQueueCommand(ctx context.Context, argv []string, parse queueParse) (*pos
 	return s, nil
 }
 
-type limitedBuffer struct {
+type deliveryStderr struct {
 	buf  *bytes.Buffer
 	left int
 }
 
-func (l *limitedBuffer) Write(p []byte) (int, error) {
+func (l *deliveryStderr) Write(p []byte) (int, error) {
 	n := len(p)
 	if l.left > 0 {
 		k := min(len(p), l.left)

@@ -25,14 +25,14 @@ func init() {
 	registerCollector("delivery_ses", true, newDeliverySESCollector)
 }
 
-// sesStats is the SES sending activity summed over the configured window.
-type sesStats struct {
+// deliverySESStats is the SES sending activity summed over the configured window.
+type deliverySESStats struct {
 	Attempts, Bounces, Complaints, Rejects int64
 	Latest                                 time.Time
 }
 
 type deliverySESCollector struct {
-	src *Source[sesStats]
+	src *Source[deliverySESStats]
 }
 
 func newDeliverySESCollector(env Env) (Collector, error) {
@@ -45,16 +45,16 @@ func newDeliverySESCollector(env Env) (Collector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	client := newSESClient(s)
-	c.src = &Source[sesStats]{
+	client := newDeliverySESClient(s)
+	c.src = &Source[deliverySESStats]{
 		Collector: "delivery_ses", Name: "ses",
 		Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
-		Refresh: func(ctx context.Context) (sesStats, error) {
+		Refresh: func(ctx context.Context) (deliverySESStats, error) {
 			out, err := client.GetSendStatistics(ctx, &ses.GetSendStatisticsInput{})
 			if err != nil {
-				return sesStats{}, &fetch.Error{Reason: sesReason(err), Err: err}
+				return deliverySESStats{}, &fetch.Error{Reason: deliverySESReason(err), Err: err}
 			}
-			var st sesStats
+			var st deliverySESStats
 			since := now().Add(-s.Window.D())
 			for _, p := range out.SendDataPoints {
 				if p.Timestamp == nil {
@@ -77,7 +77,7 @@ func newDeliverySESCollector(env Env) (Collector, error) {
 	return c, nil
 }
 
-func newSESClient(s *config.SESSource) *ses.Client {
+func newDeliverySESClient(s *config.SESSource) *ses.Client {
 	creds := aws.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, Source: "bosaimail config files"}
 	opts := ses.Options{
 		Region: s.Region,
@@ -95,8 +95,8 @@ func newSESClient(s *config.SESSource) *ses.Client {
 	return ses.New(opts)
 }
 
-// sesReason keeps the SDK's errors in the bounded reason set.
-func sesReason(err error) string {
+// deliverySESReason keeps the SDK's errors in the bounded reason set.
+func deliverySESReason(err error) string {
 	var re interface{ HTTPStatusCode() int }
 	if errors.As(err, &re) {
 		switch code := re.HTTPStatusCode(); {

@@ -55,7 +55,7 @@ func newDeliveryStatsCollector(env Env) (Collector, error) {
 		Collector: "delivery_stats", Name: "stats",
 		Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
 		Refresh: func(ctx context.Context) ([]deliverystats.Broadcast, error) {
-			bs, err := fetchStats(ctx, client, s)
+			bs, err := fetchDeliveryStats(ctx, client, s)
 			if err != nil {
 				return nil, err
 			}
@@ -65,7 +65,7 @@ func newDeliveryStatsCollector(env Env) (Collector, error) {
 	return c, nil
 }
 
-func fetchStats(ctx context.Context, client *http.Client, s *config.StatsSource) ([]deliverystats.Broadcast, error) {
+func fetchDeliveryStats(ctx context.Context, client *http.Client, s *config.StatsSource) ([]deliverystats.Broadcast, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL.String(), nil)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func deliveryConfig(t *testing.T, yml string, files map[string]string) *config.C
 	return c
 }
 
-func readTestdata(t *testing.T, name string) string {
+func deliveryTestdata(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "delivery", name))
 	if err != nil {
@@ -101,7 +101,7 @@ bosaimail_queue_deferral_reasons{reason="tls"} 1
 var queueGoldenNames = []string{"bosaimail_queue_messages", "bosaimail_queue_recipients", "bosaimail_queue_oldest_message_age_seconds", "bosaimail_queue_deferral_reasons"}
 
 func TestDeliveryQueueSources(t *testing.T) {
-	dump := readTestdata(t, "postqueue.jsonl")
+	dump := deliveryTestdata(t, "postqueue.jsonl")
 	var status atomic.Int32
 	status.Store(200)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +118,7 @@ func TestDeliveryQueueSources(t *testing.T) {
 	}))
 	defer srv.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	writeServerCA(t, srv, ca)
+	deliveryWriteCA(t, srv, ca)
 
 	cases := []struct {
 		name string
@@ -155,7 +155,7 @@ bosaimail_source_up{collector="delivery_queue",source="`+c.name+`"} 1
 		defer status.Store(200)
 		err := col.src.RefreshOnce(context.Background())
 		var ra *fetch.RetryAfterError
-		if err == nil || !errorsAs(err, &ra) || ra.After != 120*time.Second {
+		if err == nil || !errors.As(err, &ra) || ra.After != 120*time.Second {
 			t.Fatalf("err = %v, want a Retry-After of 120s", err)
 		}
 		gatherDelivery(t, col, queueGolden+`bosaimail_source_up{collector="delivery_queue",source="url"} 0
@@ -205,8 +205,8 @@ func TestDeliveryUnconfigured(t *testing.T) {
 	}
 }
 
-// writeServerCA writes the httptest TLS server's certificate as a CA file.
-func writeServerCA(t *testing.T, srv *httptest.Server, path string) {
+// deliveryWriteCA writes the httptest TLS server's certificate as a CA file.
+func deliveryWriteCA(t *testing.T, srv *httptest.Server, path string) {
 	t.Helper()
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
@@ -214,18 +214,16 @@ func writeServerCA(t *testing.T, srv *httptest.Server, path string) {
 	}
 }
 
-func errorsAs(err error, target any) bool { return errors.As(err, target) }
-
 func TestDeliveryStats(t *testing.T) {
 	var body atomic.Value
-	body.Store(readTestdata(t, "stats.json"))
+	body.Store(deliveryTestdata(t, "stats.json"))
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, body.Load().(string))
 	}))
 	defer srv.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	writeServerCA(t, srv, ca)
+	deliveryWriteCA(t, srv, ca)
 	cfg := deliveryConfig(t, "delivery:\n  stats:\n    url: "+srv.URL+"/api/v1/delivery\n    keep_last: 2\n    tls_config:\n      ca_file: "+ca+"\n", nil)
 	col := newDeliveryCollector(t, newDeliveryStatsCollector, cfg).(*deliveryStatsCollector)
 	if err := col.src.RefreshOnce(context.Background()); err != nil {
@@ -251,7 +249,7 @@ bosaimail_delivery_complaint_ratio{source="stats"} 7.001166861143524e-05
 
 	// A lagging replica reports fewer deliveries: refused twice (last good
 	// values stay, with a payload reason), believed the third time.
-	body.Store(strings.Replace(readTestdata(t, "stats.json"), `"delivered": 31000`, `"delivered": 30000`, 1))
+	body.Store(strings.Replace(deliveryTestdata(t, "stats.json"), `"delivered": 31000`, `"delivered": 30000`, 1))
 	for i := range 2 {
 		err := col.src.RefreshOnce(context.Background())
 		if err == nil || fetch.Reason(err) != "payload" || !strings.Contains(err.Error(), `broadcast "20261125-1002-tsunami": delivered went backwards from 31000 to 30000`) {
@@ -292,10 +290,10 @@ func TestDeliverySES(t *testing.T) {
 		w.Header().Set("Content-Type", "text/xml")
 		if throttle.Load() {
 			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, readTestdata(t, "ses-throttling.xml"))
+			io.WriteString(w, deliveryTestdata(t, "ses-throttling.xml"))
 			return
 		}
-		io.WriteString(w, readTestdata(t, "ses-getsendstatistics.xml"))
+		io.WriteString(w, deliveryTestdata(t, "ses-getsendstatistics.xml"))
 	}))
 	defer srv.Close()
 	cfg := deliveryConfig(t, "delivery:\n  ses:\n    region: ap-northeast-1\n    endpoint: "+srv.URL+"\n    access_key_id_file: ak\n    secret_access_key_file: sk\n",
