@@ -71,5 +71,23 @@
     inventoryDriftFor: '30m',
 
     // --- delivery (issue 12) ---
+    // A broadcast (one alert mail to every registered address) must be
+    // delivered within this many seconds of its start; a projected
+    // completion beyond it fires BosaiMailDeliveryBacklog.
+    broadcastObjectiveSeconds: 900,
+    // How long the projection must stay beyond the objective (the drain
+    // rate of the first minute is noisy).
+    broadcastBacklogFor: '2m',
+    // BosaiMailQueueStuck: the oldest message in the incoming or active
+    // queue is older than this and the queue has not drained ...
+    queueStuckAgeSeconds: 1800,
+    // ... for this long. (The deferred queue holds old messages by design:
+    // a full mailbox is retried for days.)
+    queueStuckFor: '10m',
+    // Sender-reputation thresholds: Amazon SES puts an account under review
+    // at a 5 % bounce rate and a 0.1 % complaint rate.
+    bounceRatioThreshold: 0.05,
+    complaintRatioThreshold: 0.001,
+    deliveryRatioFor: '15m',
   },
 }

@@ -1,0 +1,5 @@
+//go:build race
+
+package postqueue
+
+const raceEnabled = true
