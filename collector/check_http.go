@@ -62,11 +62,13 @@ func probeHTTP(ctx context.Context, chk *config.Check, res *ProbeResult) error {
 	transport := &http.Transport{
 		Proxy:                  nil, // a health check measures the service, not a proxy
 		DialContext:            dialer.DialContext,
-		TLSClientConfig:        tlsConf.Clone(),
+		TLSClientConfig:        withCurves(tlsConf.Clone()),
 		DisableKeepAlives:      true,
 		DisableCompression:     false,
 		MaxResponseHeaderBytes: 64 << 10,
-		ForceAttemptHTTP2:      true,
+		// HTTP/1.1, as most health checkers speak: setting up h2 would add
+		// to the cost of a connection that carries one request.
+		ForceAttemptHTTP2: false,
 	}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport}
@@ -253,4 +255,11 @@ func jqTrue(ctx context.Context, code *gojq.Code, doc any) (bool, error) {
 		return false, fmt.Errorf("result %v is not a boolean", v)
 	}
 	return b, nil
+}
+
+func withCurves(c *tls.Config) *tls.Config {
+	if len(c.CurvePreferences) == 0 {
+		c.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
+	}
+	return c
 }

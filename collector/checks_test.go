@@ -162,7 +162,7 @@ func TestHTTPAndTCPChecks(t *testing.T) {
 		name, checks, want string
 	}{
 		{
-			name: "json ok",
+			name:   "json ok",
 			checks: fmt.Sprintf(`{name: c, kind: http, http: {url: %q, expect_json: ['.status == "ok"', '.queue.depth < 100'], fail_if_body_not_matches_regexp: ['"version"']}}`, okJSON.URL),
 			want: `
 # HELP bosaimail_check_http_status_code HTTP status code of the latest run of an http check (0 if no answer).

@@ -1,4 +1,7 @@
-// Dashboards, one file each, keyed by output file name.
-{
-  grafanaDashboards+:: {},
-}
+// Dashboards, one file each, keyed by output file name (dashboards/*.json).
+(import 'overview.libsonnet') +
+(import 'availability.libsonnet') +
+(import 'checks.libsonnet') +
+(import 'jobs.libsonnet') +
+(import 'cloud.libsonnet') +
+(import 'security.libsonnet')

@@ -1,0 +1,124 @@
+// Command bosaimail_sim is a simulated disaster-alert mail service for the
+// demo and end-to-end tests: JSON health/readiness, a delivery API that
+// forwards to an SMTP server (mailpit), and a fault-injection API.
+//
+//	bosaimail_sim --smtp.address=127.0.0.1:1025
+//	curl -X PUT -d '{"stop_forwarding":true}' http://127.0.0.1:9743/api/v1/faults
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log/level"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/logging"
+	"github.com/bosaimail/bosaimail_exporter/internal/sim"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.New("bosaimail_sim", "Simulated disaster-alert mail service with fault injection (demo and e2e tests).")
+	var (
+		listen      = app.Flag("web.listen-address", "Address of the HTTP API.").Default("127.0.0.1:9743").String()
+		tlsListen   = app.Flag("web.tls-listen-address", "Address of an HTTPS listener serving the same API with a generated certificate (empty: none). The expired_cert fault applies to it.").Default("").String()
+		tlsHosts    = app.Flag("web.tls-host", "Host name or IP the generated certificate is for (repeatable).").Default("127.0.0.1", "localhost").Strings()
+		caFile      = app.Flag("web.tls-ca-file", "Where to write the CA certificate that signed the generated certificates, for clients to trust.").Default("").String()
+		smtpAddr    = app.Flag("smtp.address", "SMTP server deliveries are forwarded to (plain SMTP, e.g. mailpit).").Default("127.0.0.1:1025").String()
+		smtpTimeout = app.Flag("smtp.timeout", "Bound of one forward to SMTP.").Default("30s").Duration()
+		from        = app.Flag("mail.from", "Sender address of the alert mails.").Default("bosai@example.jp").String()
+		logCfg      logging.Config
+	)
+	logging.AddFlags(app, &logCfg)
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	logger, err := logging.New(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	s := sim.New(sim.Options{SMTPAddress: *smtpAddr, From: *from, SMTPTimeout: *smtpTimeout, Logger: logger})
+
+	var servers []*http.Server
+	errc := make(chan error, 2)
+	serve := func(srv *http.Server, l net.Listener, tlsOn bool) {
+		servers = append(servers, srv)
+		go func() {
+			var err error
+			if tlsOn {
+				err = srv.ServeTLS(l, "", "")
+			} else {
+				err = srv.Serve(l)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	newServer := func() *http.Server {
+		return &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: time.Minute}
+	}
+
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot listen", "address", *listen, "err", err)
+		return 1
+	}
+	serve(newServer(), l, false)
+	level.Info(logger).Log("msg", "simulator listening", "address", l.Addr().String(), "smtp", *smtpAddr)
+
+	if *tlsListen != "" {
+		if *caFile == "" {
+			level.Error(logger).Log("msg", "--web.tls-listen-address needs --web.tls-ca-file (clients must be able to trust the generated certificate)")
+			return 2
+		}
+		caPEM, valid, expired, err := sim.Certificates(*tlsHosts...)
+		if err != nil {
+			level.Error(logger).Log("msg", "generating certificates", "err", err)
+			return 1
+		}
+		if err := os.WriteFile(*caFile, caPEM, 0o644); err != nil {
+			level.Error(logger).Log("msg", "writing the CA file", "err", err)
+			return 1
+		}
+		tl, err := net.Listen("tcp", *tlsListen)
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot listen", "address", *tlsListen, "err", err)
+			return 1
+		}
+		srv := newServer()
+		srv.TLSConfig = s.TLSConfig(valid, expired)
+		serve(srv, tl, true)
+		level.Info(logger).Log("msg", "simulator listening (HTTPS)", "address", tl.Addr().String(), "ca_file", *caFile)
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	code := 0
+	select {
+	case <-sig:
+	case err := <-errc:
+		level.Error(logger).Log("msg", "server failed", "err", err)
+		code = 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		_ = srv.Shutdown(ctx)
+	}
+	return code
+}

@@ -1,0 +1,33 @@
+// What every bosaimail dashboard shares: language, selectors, variables and
+// the links between the dashboards.
+local g = import '../lib/dashboard.libsonnet';
+
+function(config)
+  local c = config;
+  local t(ja, en) = if c.language == 'en' then en else ja;
+  {
+    t(ja, en):: t(ja, en),
+    sel:: c.selector,
+    // Raw exporter series, filtered by the dashboard variables.
+    f(extra=''):: '%s, instance=~"$instance"%s' % [c.selector, if extra == '' then '' else ', ' + extra],
+    fs(extra=''):: self.f('service=~"$service"' + (if extra == '' then '' else ', ' + extra)),
+    variables(service=true):: [
+      g.datasourceVar(t('データソース', 'Data source')),
+      g.labelVar('instance', t('エクスポーター', 'Exporter instance'), 'bosaimail_collector_success{%s}' % c.selector, 'instance'),
+    ] + (if service then [g.labelVar('service', t('サービス', 'Service'), 'bosaimail_check_up{%s}' % c.selector, 'service')] else []),
+    links:: [{
+      title: t('防災メール監視', 'Disaster mail monitoring'),
+      type: 'dashboards',
+      tags: ['bosaimail'],
+      asDropdown: true,
+      includeVars: false,
+      keepTime: true,
+      targetBlank: false,
+      icon: 'external link',
+      tooltip: '',
+      url: '',
+    }],
+    upDown:: g.valueMap({ '1': [t('正常', 'Up'), 'green'], '0': [t('停止', 'Down'), 'red'] }),
+    okFail:: g.valueMap({ '1': [t('成功', 'OK'), 'green'], '0': [t('失敗', 'Failed'), 'red'] }),
+    maint:: g.valueMap({ '1': [t('計画停止中', 'Planned stop'), 'blue'], '0': [t('なし', 'None'), 'transparent'] }),
+  }

@@ -1,0 +1,141 @@
+// 総合状況: one glance for the 24/365 duty desk. Red only for what needs
+// action; planned stops are blue.
+local g = import '../lib/dashboard.libsonnet';
+
+{
+  grafanaDashboards+:: {
+    local cm = (import 'common.libsonnet')($._config),
+    local t = cm.t,
+    local objective = std.get($._config, 'availabilityObjective', 0.995),
+    local outageBudget = std.get($._config, 'outageBudget', 3),
+
+    'bosaimail-overview.json': g.dashboard(
+      uid='bosaimail-overview',
+      title=t('防災メール 総合状況', 'Disaster mail: overview'),
+      description=t('各サービスの稼働状況、計画停止、重大アラート、配信遅延、証明書、クラウド、ジョブ、セキュリティを一覧します。', 'Service status, planned stops, critical alerts, delivery latency, certificates, cloud, jobs and security at a glance.'),
+      tags=['bosaimail'],
+      variables=cm.variables(),
+      links=cm.links,
+      panels=[
+        g.row(t('サービス状態', 'Services')),
+        g.stat(
+          t('サービス稼働状況', 'Service status'),
+          t('いずれかのエクスポーターから見て、重要チェックがすべて成功していれば「正常」。赤は障害票の起票対象です。', 'Up when, from at least one exporter, every critical check of the service succeeds. Red means open an incident.'),
+          [g.instant('bosaimail:service_up{service=~"$service"}', '{{service}}')],
+          w=10,
+          mappings=cm.upDown,
+          steps=[[null, 'red'], [1, 'green']],
+        ),
+        g.stat(
+          t('計画停止', 'Planned stops'),
+          t('計画停止（メンテナンス）中のサービス。この時間は稼働率の計算から除かれます。', 'Services in a planned stop; that time is excluded from availability.'),
+          [g.instant('max by (service) (bosaimail_maintenance_active{%s})' % cm.fs(), '{{service}}')],
+          w=8,
+          mappings=cm.maint,
+          steps=[[null, 'transparent']],
+        ),
+        g.stat(
+          t('発報中の重大アラート', 'Firing critical alerts'),
+          t('現在発報中の severity=critical のアラート数。0 以外は直ちに対応が必要です。', 'Critical alerts firing now; anything but 0 needs action.'),
+          [g.instant('count(ALERTS{alertstate="firing", severity="critical", alertname=~"BosaiMail.*"}) or vector(0)')],
+          w=6,
+          steps=[[null, 'green'], [1, 'red']],
+        ),
+        g.stat(
+          t('稼働率（30日）', 'Availability (30d)'),
+          t('計画停止を除いた直近30日の稼働率。目標 %s 未満で赤。' % std.toString(objective * 100) + '%', 'Availability over 30 days excluding planned stops; red below the objective.'),
+          [g.instant('bosaimail:availability:ratio_30d{service=~"$service"}', '{{service}}')],
+          w=12,
+          unit='percentunit',
+          steps=[[null, 'red'], [objective, 'green']],
+          colorMode='value',
+        ),
+        g.stat(
+          t('障害回数（365日）', 'Outages (365d)'),
+          t('計画外の障害回数（直近365日）。年 %d 回が上限です。' % outageBudget, 'Unplanned outages in 365 days against the yearly budget.'),
+          [g.instant('bosaimail:outages:count_365d{service=~"$service"}', '{{service}}')],
+          w=12,
+          steps=[[null, 'green'], [outageBudget - 1, 'orange'], [outageBudget, 'red']],
+          colorMode='value',
+        ),
+
+        g.row(t('メール配信', 'Mail delivery')),
+        g.timeseries(
+          t('メール到達時間（ラウンドトリップ）', 'Mail round-trip time'),
+          t('試験メールを送信してから受信箱に届くまでの時間。', 'Time from sending a canary mail until it arrives in the test mailbox.'),
+          [g.target('bosaimail_roundtrip_duration_seconds{%s}' % cm.fs(), '{{service}} / {{check}}')],
+          w=12,
+          unit='s',
+        ),
+        g.bargauge(
+          t('証明書の残り日数', 'Certificate days left'),
+          t('実際に提示されたサーバー証明書の有効期限までの日数。', 'Days until the certificate actually served expires.'),
+          [g.instant('min by (service, check) (bosaimail_check_tls_not_after_timestamp_seconds{%s} - time()) / 86400' % cm.fs(), '{{service}} / {{check}}')],
+          w=12,
+          unit='d',
+          steps=[[null, 'red'], [14, 'orange'], [30, 'green']],
+        ),
+        g.stat(
+          t('失敗中のチェック', 'Failing checks'),
+          t('現在失敗しているチェックの数（重要・非重要の両方）。', 'Checks failing now, critical or not.'),
+          [g.instant('count(bosaimail_check_up{%s} == 0) or vector(0)' % cm.fs())],
+          w=6,
+          steps=[[null, 'green'], [1, 'orange']],
+        ),
+        g.stat(
+          t('取得に失敗している情報源', 'Failing sources'),
+          t('クラウド・セキュリティ等の情報源のうち、最新の取得に失敗しているもの。', 'Background sources whose latest refresh failed.'),
+          [g.instant('count(bosaimail_source_up{%s} == 0) or vector(0)' % cm.f())],
+          w=6,
+          steps=[[null, 'green'], [1, 'orange']],
+        ),
+
+        g.row(t('クラウド・ジョブ・セキュリティ', 'Cloud, jobs, security')),
+        g.stat(
+          t('クラウド障害・劣化', 'Cloud components not operational'),
+          t('クラウド事業者が正常以外と報告しているコンポーネント数。', 'Provider components reported as anything but operational.'),
+          [g.instant('count(bosaimail_cloud_component_status{%s, status!~"operational|maintenance"} == 1) or vector(0)' % cm.f())],
+          w=4,
+          steps=[[null, 'green'], [1, 'orange']],
+        ),
+        g.stat(
+          t('失敗したジョブ', 'Failed jobs'),
+          t('直近の実行が失敗した定期ジョブ（バックアップ等）の数。', 'Scheduled jobs whose latest run failed.'),
+          [g.instant('count(bosaimail_job_last_run_success{%s} == 0) or vector(0)' % cm.f())],
+          w=4,
+          steps=[[null, 'green'], [1, 'red']],
+        ),
+        g.stat(
+          t('遅延しているジョブ', 'Overdue jobs'),
+          t('予定時刻（猶予を含む）を過ぎても完了報告のないジョブ。', 'Jobs past their due time (including grace) without a report.'),
+          [g.instant('count(bosaimail_job_next_due_timestamp_seconds{%s} < time()) or vector(0)' % cm.f())],
+          w=4,
+          steps=[[null, 'green'], [1, 'red']],
+        ),
+        g.stat(
+          t('完全性の不一致', 'Integrity mismatches'),
+          t('チェックサム検証で不一致となったファイル数。0 でなければ改ざん・破損の疑い（契約上ゼロが必須）。', 'Files whose checksum does not match; must be zero.'),
+          [g.instant('sum(bosaimail_integrity_mismatches{%s}) or vector(0)' % cm.f())],
+          w=4,
+          steps=[[null, 'green'], [1, 'red']],
+        ),
+        g.stat(
+          t('未対応の重大な脆弱性', 'Open critical advisories'),
+          t('利用中ミドルウェアに該当し、未対応（確認記録なし）の深刻度「緊急」の脆弱性。', 'Critical advisories matching the inventory and not yet acknowledged.'),
+          [g.instant('sum(bosaimail_security_advisories{%s, severity="critical"}) or vector(0)' % cm.f())],
+          w=4,
+          steps=[[null, 'green'], [1, 'red']],
+        ),
+        g.stat(
+          t('ウイルス定義の経過時間', 'Antivirus signature age'),
+          t('ウイルス定義ファイルが作成されてからの時間（最大）。', 'Age of the oldest antivirus signature set.'),
+          [g.instant('max(time() - bosaimail_antivirus_signature_timestamp_seconds{%s})' % cm.f())],
+          w=4,
+          unit='s',
+          steps=[[null, 'green'], [86400, 'orange'], [172800, 'red']],
+          colorMode='value',
+        ),
+      ],
+    ),
+  },
+}
