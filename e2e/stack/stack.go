@@ -78,8 +78,10 @@ func FreePorts() Ports {
 
 // Config of a stack.
 type Config struct {
-	// Root is the repository (examples/, rules/); Bin holds the programs.
-	Root, Bin string
+	// Root is the repository (examples/, rules/). Bin holds this
+	// repository's programs (bosaimail_exporter, bosaimail_sim), Tools the
+	// pinned ones (prometheus, alertmanager, mailpit); default Bin.
+	Root, Bin, Tools string
 	// Dir receives the generated configurations, data and logs.
 	Dir   string
 	Ports Ports
@@ -135,6 +137,43 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.EvalInterval == 0 {
 		cfg.EvalInterval = 15 * time.Second
 	}
+	s, err = startAlerting(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if err := s.startServiceMail(ctx); err != nil {
+		return s, err
+	}
+	for _, sim := range cfg.Ports.Sims {
+		if err := s.startSim(ctx, sim); err != nil {
+			return s, err
+		}
+	}
+	if err := s.startExporter(ctx); err != nil {
+		return s, err
+	}
+	if err := s.startPrometheus(ctx); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// StartAlerting runs only the alert delivery part: the heartbeat
+// receiver, the ops mail server and Alertmanager, for tests that post
+// alerts to Alertmanager themselves.
+func StartAlerting(ctx context.Context, cfg Config) (*Stack, error) {
+	return startAlerting(ctx, cfg)
+}
+
+func startAlerting(ctx context.Context, cfg Config) (s *Stack, err error) {
+	if cfg.Tools == "" {
+		cfg.Tools = cfg.Bin
+	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
@@ -154,28 +193,13 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 			s.Stop()
 		}
 	}()
-
 	if s.Heartbeat, err = startHeartbeat(cfg.Ports.Heartbeat); err != nil {
 		return s, fmt.Errorf("heartbeat receiver: %w", err)
 	}
 	if err := s.startOpsMail(ctx); err != nil {
 		return s, err
 	}
-	if err := s.startServiceMail(ctx); err != nil {
-		return s, err
-	}
-	for _, sim := range cfg.Ports.Sims {
-		if err := s.startSim(ctx, sim); err != nil {
-			return s, err
-		}
-	}
-	if err := s.startExporter(ctx); err != nil {
-		return s, err
-	}
 	if err := s.startAlertmanager(ctx); err != nil {
-		return s, err
-	}
-	if err := s.startPrometheus(ctx); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -226,7 +250,11 @@ func (s *Stack) path(parts ...string) string {
 }
 
 func (s *Stack) start(ctx context.Context, name, bin string, args ...string) (*proc, error) {
-	p, err := startProc(name, s.cfg.Dir, s.path("logs"), filepath.Join(s.cfg.Bin, bin), args...)
+	dir := s.cfg.Tools
+	if strings.HasPrefix(bin, "bosaimail_") {
+		dir = s.cfg.Bin
+	}
+	p, err := startProc(name, s.cfg.Dir, s.path("logs"), filepath.Join(dir, bin), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -303,8 +331,14 @@ func (s *Stack) smtpAccount() (user, password string, err error) {
 // startServiceMail runs the simulated service's outgoing mail server (plain
 // SMTP, as the simulator forwards) with POP3 for round-trip checks.
 func (s *Stack) startServiceMail(ctx context.Context) error {
+	// The test mailbox of the round-trip check; its password is the demo
+	// configuration's secret, so the exporter logs in with what it reads.
+	pw, err := os.ReadFile(filepath.Join(filepath.Dir(s.cfg.ExporterConfig), "secrets", "canary-mailbox-password"))
+	if err != nil {
+		return fmt.Errorf("service mail: %w", err)
+	}
 	auth := s.path("tls", "service-mail-pop3-auth")
-	if err := os.WriteFile(auth, []byte("canary:canary-demo-password\n"), 0o600); err != nil {
+	if err := os.WriteFile(auth, []byte("canary:"+strings.TrimSpace(string(pw))+"\n"), 0o600); err != nil {
 		return err
 	}
 	p, err := s.start(ctx, "mailpit-service", "mailpit",
@@ -372,7 +406,38 @@ func (s *Stack) exporterConfig() error {
 	}
 	b = []byte(strings.NewReplacer(pairs...).Replace(string(b)))
 	s.ExporterConfigPath = s.path("bosaimail.yml")
-	return os.WriteFile(s.ExporterConfigPath, b, 0o644)
+	if err := os.WriteFile(s.ExporterConfigPath, b, 0o644); err != nil {
+		return err
+	}
+	// Secrets are read relative to the configuration: bring them along.
+	return copyDir(filepath.Join(filepath.Dir(s.cfg.ExporterConfig), "secrets"), s.path("secrets"))
+}
+
+// copyDir copies the regular files of src (if it exists) into dst.
+func copyDir(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Stack) startExporter(ctx context.Context) error {
