@@ -594,3 +594,13 @@ func (s *Stack) do(req *http.Request) error {
 	}
 	return nil
 }
+
+// Exited names a program of the stack that has ended, or returns "".
+func (s *Stack) Exited() string {
+	for _, p := range s.procs {
+		if p.exited() {
+			return p.name
+		}
+	}
+	return ""
+}
