@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -88,4 +90,31 @@ func getJSON[T any](ctx context.Context, client *http.Client, url string) (T, er
 		return v, fmt.Errorf("GET %s: %w", url, err)
 	}
 	return v, nil
+}
+
+// Query evaluates an instant PromQL query and returns the sample values.
+func (s *Stack) Query(ctx context.Context, expr string) ([]float64, error) {
+	out, err := getJSON[struct {
+		Data struct {
+			Result []struct {
+				Value [2]json.RawMessage `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}](ctx, s.client, s.PrometheusURL()+"/api/v1/query?query="+url.QueryEscape(expr))
+	if err != nil {
+		return nil, err
+	}
+	var vals []float64
+	for _, r := range out.Data.Result {
+		var str string
+		if err := json.Unmarshal(r.Value[1], &str); err != nil {
+			return nil, fmt.Errorf("query %q: %w", expr, err)
+		}
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: %w", expr, err)
+		}
+		vals = append(vals, v)
+	}
+	return vals, nil
 }

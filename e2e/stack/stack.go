@@ -90,6 +90,9 @@ type Config struct {
 	ExporterConfig string
 	// Prometheus intervals (defaults 15s, as in examples/prometheus.yml).
 	ScrapeInterval, EvalInterval time.Duration
+	// Rules is the glob of the rule files Prometheus loads (default
+	// rules/*.yaml of Root: the mixin's generated rules).
+	Rules string
 	// Log, when set, receives one line per started program.
 	Log io.Writer
 }
@@ -130,6 +133,9 @@ func (s *Stack) SimURL(service string) (string, error) {
 func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.ExporterConfig == "" {
 		cfg.ExporterConfig = filepath.Join(cfg.Root, "examples", "demo", "bosaimail.yml")
+	}
+	if cfg.Rules == "" {
+		cfg.Rules = filepath.Join(cfg.Root, "rules", "*.yaml")
 	}
 	if cfg.ScrapeInterval == 0 {
 		cfg.ScrapeInterval = 15 * time.Second
@@ -501,7 +507,7 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, s.cfg.Dir, s.cfg.ScrapeInterval, s.cfg.ScrapeInterval, s.cfg.EvalInterval,
-		strconv.Quote(filepath.Join(s.cfg.Root, "rules", "*.yaml")),
+		strconv.Quote(s.cfg.Rules),
 		addr(s.cfg.Ports.Alertmanager), addr(s.cfg.Ports.Exporter))
 	cfgPath := s.path("prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
