@@ -16,6 +16,19 @@
     // --- cloud (issue 5) ---
 
     // --- jobs, backups, integrity (issue 6) ---
+    // Per-job schedules, grace periods and per-backup max ages live in the
+    // exporter config (jobs.scheduled, jobs.backups) and reach the rules as
+    // bosaimail_job_next_due_timestamp_seconds / bosaimail_backup_max_age_seconds.
+    // How long a failed last run must stand before BosaiMailJobFailed fires.
+    jobFailedFor: '0m',
+    // How long past its due time a job may be before it is overdue.
+    jobOverdueFor: '5m',
+    // BosaiMailBackupTooSmall: the newest backup is smaller than the one
+    // before by more than this fraction.
+    backupSizeDropFraction: 0.5,
+    // How long a newer, incomplete backup artefact may stay incomplete
+    // (a backup still being written is incomplete for a while).
+    backupIncompleteFor: '2h',
 
     // --- security (issue 7) ---
 
