@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +72,9 @@ func run() error {
 		ScrapeInterval: *interval, EvalInterval: *interval, Log: os.Stdout,
 	})
 	if err != nil {
+		if !*free && strings.Contains(err.Error(), "is taken") {
+			err = fmt.Errorf("%w\n(another program uses the demo's fixed ports: stop it, or run make demo DEMO_FLAGS=-free-ports)", err)
+		}
 		return err
 	}
 	defer func() {
