@@ -110,7 +110,7 @@ func printHelp(s *stack.Stack) {
 防災情報メール配信サービス 監視デモ is running.
 
   exporter            %[1]s/            (metrics: %[1]s/metrics)
-  Prometheus          %[2]s/alerts
+  Prometheus          %[2]s/api/v1/alerts  (API: Prometheus built by go install has no web UI)
   Alertmanager        %[3]s/
   alert mail (受託者)  %[4]s/            the contractor's and the prefecture's mailbox
   service mail        %[5]s/            mail sent by the simulated service (canaries)
