@@ -63,7 +63,7 @@ alertmanager-golden: tools
 # simulator itself, so it never drives a stale ./bin.
 .PHONY: e2e
 e2e: tools
-	BOSAIMAIL_BIN=$(BIN) E2E_ROUNDS=$(E2E_ROUNDS) $(GO) test -count=1 -v -timeout=$(E2E_TIMEOUT) ./e2e/...
+	BOSAIMAIL_E2E=1 BOSAIMAIL_BIN=$(BIN) E2E_ROUNDS=$(E2E_ROUNDS) $(GO) test -count=1 -v -timeout=$(E2E_TIMEOUT) ./e2e/...
 
 # The README's first command: build what is missing, run the stack with the
 # demo configuration, print the URLs; Ctrl-C stops everything.
