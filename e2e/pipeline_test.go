@@ -134,6 +134,13 @@ func TestFaultToMail(t *testing.T) {
 	t.Logf("fault-to-mail latency over %d round(s): median %.1fs, min %.1fs, max %.1fs (scrape %s, evaluation %s, rules as generated, Alertmanager as in the example)",
 		len(latencies), latencies[len(latencies)/2].Seconds(), latencies[0].Seconds(), latencies[len(latencies)-1].Seconds(), e2eScrape, e2eEval)
 
+	// The dead man's switch is fed from the rules through Alertmanager.
+	if rulesDefine(t, "Watchdog") {
+		if hb := s.Heartbeat.Status(); hb.Pings == 0 || !slices.Contains(hb.Alerts, "Watchdog") {
+			t.Errorf("the heartbeat receiver got %d pings (last alerts %v), want the Watchdog", hb.Pings, hb.Alerts)
+		}
+	}
+
 	maintenanceSilences(ctx, t, s)
 }
 
