@@ -159,7 +159,8 @@ func openSMTP(ctx context.Context, srv *config.SMTPServer, res *ProbeResult) (*s
 			switch {
 			case tr.writes == 0:
 				return fail(smtpFailure(ctx, ReasonBanner, "greeting", err))
-			case tr.writes == 1 && strings.Contains(err.Error(), "STARTTLS"):
+			case tr.writes == 1 && !isSMTPError(err) && strings.Contains(err.Error(), "STARTTLS"):
+				// go-smtp's own error after an EHLO answer without STARTTLS.
 				return fail(failf(ReasonStartTLS, "server does not offer STARTTLS"))
 			case tr.writes == 1:
 				return fail(smtpFailure(ctx, ReasonEHLO, "EHLO", err))
@@ -257,6 +258,11 @@ func smtpFailure(ctx context.Context, reason, step string, err error) error {
 		return failf(ReasonTimeout, "%s: %v", step, err)
 	}
 	return failf(reason, "%s: %v", step, err)
+}
+
+func isSMTPError(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se)
 }
 
 func tlsFailure(ctx context.Context, step string, err error) error {

@@ -318,7 +318,7 @@ func (rt *roundTrip) poll(ctx context.Context, cur canary.Tag) (time.Time, error
 	var arrived time.Time
 	var del []string
 	kinds := map[string]float64{}
-	var late []lateCanary
+	var removed []canary.Tag
 	seen := map[canary.Tag]bool{}
 	for _, msg := range msgs {
 		if st.skipped(msg.ID) {
@@ -348,16 +348,26 @@ func (rt *roundTrip) poll(ctx context.Context, cur canary.Tag) (time.Time, error
 			switch kind, sentAt := st.classify(t, cur, rt.now(), staleAfter); kind {
 			case "current":
 				ours = true
+				removed = append(removed, t)
 				if arrived.IsZero() {
 					arrived = now
 					kinds["current"]++
+					st.markArrived(t)
 				} else {
 					kinds["duplicate"]++
 				}
 			case "late":
+				// Counted when seen, not when deleted: lateness is about
+				// arrival, and a failed deletion must not hide it.
 				ours = true
+				removed = append(removed, t)
 				kinds["late"]++
-				late = append(late, lateCanary{tag: t, latency: now.Sub(sentAt)})
+				st.recordLate(t, now.Sub(sentAt))
+			case "leftover":
+				// Arrived in an earlier poll whose deletion did not complete.
+				ours = true
+				removed = append(removed, t)
+				kinds["current"]++
 			case "duplicate", "stale":
 				ours = true
 				kinds[kind]++
@@ -381,7 +391,7 @@ func (rt *roundTrip) poll(ctx context.Context, cur canary.Tag) (time.Time, error
 		// by a later poll.
 		return arrived, err
 	}
-	st.deleted(cur, arrived, kinds, late, staleAfter)
+	st.deleted(kinds, removed, staleAfter)
 	return arrived, nil
 }
 
@@ -415,7 +425,8 @@ type roundTripState struct {
 
 type pendingCanary struct {
 	sent    time.Time
-	arrived bool // seen (in time or late); further copies are duplicates
+	arrived bool // seen in the mailbox (in time or late)
+	removed bool // deleted from the mailbox; further copies are duplicates
 }
 
 var (
@@ -497,8 +508,10 @@ func (s *roundTripState) classify(t, cur canary.Tag, now time.Time, staleAfter t
 	switch {
 	case t == cur:
 		return "current", time.Time{}
-	case known && p.arrived:
+	case known && p.removed:
 		return "duplicate", p.sent
+	case known && p.arrived:
+		return "leftover", p.sent
 	case known:
 		return "late", p.sent
 	case now.Sub(t.Sent) > staleAfter:
@@ -508,35 +521,44 @@ func (s *roundTripState) classify(t, cur canary.Tag, now time.Time, staleAfter t
 	}
 }
 
-// deleted records a successful cleanup: counts by kind, latencies of late
-// arrivals; canaries seen are marked so another copy counts as a duplicate,
-// and entries older than staleAfter are dropped (a copy of those is stale).
-func (s *roundTripState) deleted(cur canary.Tag, arrived time.Time, kinds map[string]float64, late []lateCanary, staleAfter time.Duration) {
+func (s *roundTripState) markArrived(t canary.Tag) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pending[t]; ok {
+		p.arrived = true
+	}
+}
+
+// recordLate counts a canary that arrived after its run had failed.
+func (s *roundTripState) recordLate(t canary.Tag, latency time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pending[t]; ok {
+		p.arrived = true
+	}
+	s.late++
+	s.observe(latency)
+}
+
+// deleted records a completed cleanup: counts by kind; the removed
+// canaries stay known (a later copy is a duplicate) until staleAfter, after
+// which any copy is simply stale.
+func (s *roundTripState) deleted(kinds map[string]float64, removed []canary.Tag, staleAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, n := range kinds {
 		s.deletedN[k] += n
 	}
-	for _, l := range late {
-		s.late++
-		s.observe(l.latency)
-		if p, ok := s.pending[l.tag]; ok {
-			p.arrived = true
+	for _, t := range removed {
+		if p, ok := s.pending[t]; ok {
+			p.removed = true
 		}
-	}
-	if p, ok := s.pending[cur]; ok && !arrived.IsZero() {
-		p.arrived = true
 	}
 	for t, p := range s.pending {
 		if time.Since(p.sent) > staleAfter {
 			delete(s.pending, t)
 		}
 	}
-}
-
-type lateCanary struct {
-	tag     canary.Tag
-	latency time.Duration
 }
 
 func (s *roundTripState) observe(d time.Duration) {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,10 +20,12 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/bosaimail/bosaimail_exporter/internal/canary"
 	"github.com/bosaimail/bosaimail_exporter/internal/mailtest"
 	"github.com/bosaimail/bosaimail_exporter/internal/sim"
+	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
 )
 
 // roundTripFor builds the roundtrip collector of a one-check config.
@@ -409,4 +413,86 @@ roundtrip:
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("round trip through mailpit over 20 runs: min %s, median %s, max %s (poll interval 100ms)",
 		lat[0].Round(time.Millisecond), ((lat[9] + lat[10]) / 2).Round(time.Millisecond), lat[19].Round(time.Millisecond))
+}
+
+// TestMailMetricsPromtool runs the real promtool over what the smtp and
+// roundtrip checks export after a run each.
+func TestMailMetricsPromtool(t *testing.T) {
+	promtool := testbin.Path(t, "promtool")
+	mp := mailtest.StartMailpit(t, mailtest.MailpitOptions{})
+	cfg := checkFromYAML(t,
+		"name: smtp-lint\nkind: smtp\nsmtp: {address: "+mp.SMTP+", tls: none}",
+		fmt.Sprintf("name: rt-lint\nkind: roundtrip\nroundtrip:\n  interval: 1m\n  deadline: 5s\n  poll_interval: 100ms\n  send:\n    smtp: {address: %s, tls: none, from: canary@example.jp, to: [box@example.jp]}\n  mailbox: {protocol: pop3, address: %s, username: %s, password_file: %s}",
+			mp.SMTP, mp.POP3, mp.User, mp.PasswordFile))
+	checks, err := newChecksCollector(Env{Config: cfg, Logger: log.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := newRoundTripCollector(Env{Config: cfg, Logger: log.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, rc.(*roundTripCollector).checks[0])
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(mailCollectorAdapter{checks}, mailCollectorAdapter{rc})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"bosaimail_roundtrip_latency_seconds_bucket", `bosaimail_check_up{check="smtp-lint",critical="true",kind="smtp",service="delivery"} 1`,
+		`bosaimail_check_up{check="rt-lint",critical="true",kind="roundtrip",service="delivery"} 1`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(out.Bytes())
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Run(); err != nil || strings.TrimSpace(stderr.String()) != "" {
+		t.Fatalf("promtool check metrics: %v\n%s\n--- output ---\n%s", err, stderr.String(), out.String())
+	}
+}
+
+// TestRoundTripStateClassify walks one canary through its life: sent,
+// seen, (deletion failed: leftover), removed (a copy is a duplicate), and
+// a canary nobody here sent: foreign while fresh, stale when old.
+func TestRoundTripStateClassify(t *testing.T) {
+	st := roundTripStateFor("svc", "state-test")
+	now := time.Now()
+	cur := canary.New("svc", "state-test", now)
+	old := canary.New("svc", "state-test", now.Add(-time.Minute))
+	st.addPending(old, now.Add(-time.Minute))
+	st.addPending(cur, now)
+	foreign := canary.New("svc", "state-test", now)
+	stale := canary.New("svc", "state-test", now.Add(-time.Hour))
+	for _, step := range []struct {
+		do   func()
+		tag  canary.Tag
+		want string
+	}{
+		{nil, cur, "current"},
+		{nil, old, "late"},
+		{func() { st.recordLate(old, time.Minute) }, old, "leftover"},
+		{func() { st.deleted(map[string]float64{"late": 1}, []canary.Tag{old}, 10*time.Minute) }, old, "duplicate"},
+		{nil, foreign, ""},
+		{nil, stale, "stale"},
+	} {
+		if step.do != nil {
+			step.do()
+		}
+		if got, _ := st.classify(step.tag, cur, now, 10*time.Minute); got != step.want {
+			t.Errorf("classify(%s) = %q, want %q", step.tag, got, step.want)
+		}
+	}
+	if st.late != 1 || st.count != 1 || st.deletedN["late"] != 1 {
+		t.Errorf("late=%v observations=%d deleted=%v", st.late, st.count, st.deletedN)
+	}
 }

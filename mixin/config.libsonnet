@@ -12,6 +12,18 @@
     // --- availability (issue 4) ---
 
     // --- checks (issues 2, 3) ---
+    // How long a check must fail, seen from every exporter instance, before
+    // BosaiMailCheckFailing fires (a single failed scrape is noise).
+    checkFailingFor: '5m',
+    // A canary mail slower than this (send to arrival) ...
+    roundTripSlowSeconds: 60,
+    // ... for this long (about three canaries at the default 5m interval)
+    // fires BosaiMailRoundTripSlow.
+    roundTripSlowFor: '15m',
+    // Certificate expiry: warning below this many days, critical below the
+    // second (renewal takes the contractor's change procedure).
+    tlsCertExpiryWarningDays: 21,
+    tlsCertExpiryCriticalDays: 7,
 
     // --- cloud (issue 5) ---
 

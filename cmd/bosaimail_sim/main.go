@@ -25,10 +25,13 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
 }
 
-func run(args []string) int {
+// run serves until ctx ends (a signal) or a listener fails.
+func run(ctx context.Context, args []string) int {
 	app := kingpin.New("bosaimail_sim", "Simulated disaster-alert mail service with fault injection (demo and e2e tests).")
 	var (
 		listen      = app.Flag("web.listen-address", "Address of the HTTP API.").Default("127.0.0.1:9743").String()
@@ -51,9 +54,21 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	if *tlsListen != "" && *caFile == "" {
+		level.Error(logger).Log("msg", "--web.tls-listen-address needs --web.tls-ca-file (clients must be able to trust the generated certificate)")
+		return 2
+	}
 	s := sim.New(sim.Options{SMTPAddress: *smtpAddr, From: *from, SMTPTimeout: *smtpTimeout, Logger: logger})
 
 	var servers []*http.Server
+	// Every early return (a listener that fails) also stops what started.
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			_ = srv.Shutdown(shutdown)
+		}
+	}()
 	errc := make(chan error, 2)
 	serve := func(srv *http.Server, l net.Listener, tlsOn bool) {
 		servers = append(servers, srv)
@@ -82,10 +97,6 @@ func run(args []string) int {
 	level.Info(logger).Log("msg", "simulator listening", "address", l.Addr().String(), "smtp", *smtpAddr)
 
 	if *tlsListen != "" {
-		if *caFile == "" {
-			level.Error(logger).Log("msg", "--web.tls-listen-address needs --web.tls-ca-file (clients must be able to trust the generated certificate)")
-			return 2
-		}
 		caPEM, valid, expired, err := sim.Certificates(*tlsHosts...)
 		if err != nil {
 			level.Error(logger).Log("msg", "generating certificates", "err", err)
@@ -106,19 +117,12 @@ func run(args []string) int {
 		level.Info(logger).Log("msg", "simulator listening (HTTPS)", "address", tl.Addr().String(), "ca_file", *caFile)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	code := 0
 	select {
-	case <-sig:
+	case <-ctx.Done():
 	case err := <-errc:
 		level.Error(logger).Log("msg", "server failed", "err", err)
 		code = 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, srv := range servers {
-		_ = srv.Shutdown(ctx)
 	}
 	return code
 }
