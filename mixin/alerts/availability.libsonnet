@@ -10,7 +10,7 @@
   prometheusAlerts+:: {
     groups+: [
       {
-        name: 'bosaimail-availability',
+        name: 'bosaimail-availability-alerts',
         rules: [
           {
             alert: 'BosaiMailServiceDown',
