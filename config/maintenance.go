@@ -79,10 +79,6 @@ func (w *MaintenanceWindow) validate(v *Validator, path string, cfg *Config) {
 		v.Errorf(path+".rrule", "%v", err)
 		return
 	}
-	if first, ok := firstOccurrence(rule, start); !ok || first.Sub(start) > 400*24*time.Hour {
-		v.Errorf(path+".rrule", "RRULE %q has no occurrence within 400 days of its start %s", w.RRule, w.Start)
-		return
-	}
 	w.Event.Rule = rule
 }
 
@@ -220,10 +216,3 @@ func (c *MaintenanceCalendar) AppliesTo(service string) bool {
 	return false
 }
 
-// firstOccurrence returns the first occurrence of rule at or after start.
-func firstOccurrence(rule interface {
-	After(time.Time, bool) time.Time
-}, start time.Time) (time.Time, bool) {
-	t := rule.After(start, true)
-	return t, !t.IsZero()
-}

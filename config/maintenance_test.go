@@ -12,6 +12,7 @@ func TestInvalidMaintenanceConfigs(t *testing.T) {
 		"invalid-maintenance-bad-start.yml":          {"invalid-maintenance-bad-start.yml:5:", "services[0].maintenance[0].start", `invalid time "2026-12-01 25:00"`},
 		"invalid-maintenance-end-before-start.yml":   {"invalid-maintenance-end-before-start.yml:6:", "services[0].maintenance[0].end", "before or when it starts"},
 		"invalid-maintenance-bad-rrule.yml":          {"invalid-maintenance-bad-rrule.yml:7:", "services[0].maintenance[0].rrule", "invalid RRULE"},
+		"invalid-maintenance-never.yml":              {"invalid-maintenance-never.yml:7:", "services[0].maintenance[0].rrule", "no occurrence within 400 days"},
 		"invalid-maintenance-hourly.yml":             {"invalid-maintenance-hourly.yml:7:", "services[0].maintenance[0].rrule", "more often than daily"},
 		"invalid-maintenance-end-and-duration.yml":   {"invalid-maintenance-end-and-duration.yml:4:", "services[0].maintenance[0]", "either end or duration"},
 		"invalid-maintenance-calendar.yml":           {"invalid-maintenance-calendar.yml:6:", "maintenance.calendars[0].file", "event broken@example.jp: ends at", "invalid-maintenance-calendar.yml:7:", "maintenance.calendars[0].services[1]", `unknown service "mail"`},

@@ -100,6 +100,8 @@ func TestParseRuleErrors(t *testing.T) {
 		{"FREQ=FORTNIGHTLY", "invalid RRULE"},
 		{"BYDAY=2TU", "invalid RRULE"},
 		{"FREQ=MONTHLY;BYDAY=9XX", "invalid RRULE"},
+		{"FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "no occurrence within 400 days"},
+		{"FREQ=YEARLY;UNTIL=20251231T000000Z", "no occurrence within 400 days"},
 	} {
 		_, err := ParseRule(c.rule, at("2026-01-01 00:00"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -242,4 +244,29 @@ func BenchmarkNextStart(b *testing.B) {
 		s.Active(now)
 		s.NextStart(now)
 	}
+}
+
+// FuzzParseRule: RRULE text from the config or a vendor's calendar, then
+// evaluated the way a scrape does.
+func FuzzParseRule(f *testing.F) {
+	for _, s := range []string{"FREQ=MONTHLY;BYDAY=2TU", "RRULE:FREQ=MONTHLY;BYMONTHDAY=-1", "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,SA;UNTIL=20271231T000000Z", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=3", "FREQ=DAILY;BYSETPOS=-1"} {
+		f.Add(s, "2026-01-13 02:00")
+	}
+	now := at("2026-12-01 00:00")
+	f.Fuzz(func(t *testing.T, rule, start string) {
+		st, err := ParseTime(start, jst)
+		if err != nil {
+			return
+		}
+		set, err := ParseRule(rule, st)
+		if err != nil {
+			return
+		}
+		var s Schedule
+		s.AddRecurring(Recurring{Rule: set, Duration: time.Hour})
+		if next, ok := s.NextStart(now); ok && !next.After(now) {
+			t.Fatalf("next start %v not after now", next)
+		}
+		s.Active(now)
+	})
 }

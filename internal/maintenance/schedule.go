@@ -170,6 +170,12 @@ func ParseRule(value string, dtstart time.Time) (*rrule.Set, error) {
 	}
 	set := &rrule.Set{}
 	set.RRule(r)
+	// A rule that never matches (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) makes
+	// rrule-go search up to the year 9999 on every query, about 150 ms: pay
+	// that once here and refuse it.
+	if first := set.After(dtstart, true); first.IsZero() || first.Sub(dtstart) > Horizon {
+		return nil, fmt.Errorf("RRULE %q has no occurrence within 400 days of its start %s", value, dtstart.Format(time.RFC3339))
+	}
 	return set, nil
 }
 
