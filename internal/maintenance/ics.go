@@ -87,6 +87,9 @@ func parseEvent(comp *ical.Component, loc *time.Location) (e Event, skip bool, e
 	if e.End, err = ev.DateTimeEnd(loc); err != nil {
 		return e, false, fmt.Errorf("DTEND/DURATION: %v", err)
 	}
+	if y := e.Start.Year(); y < minYear || y > maxYear {
+		return e, false, fmt.Errorf("DTSTART in the year %d; planned stops are between %d and %d", y, minYear, maxYear)
+	}
 	if !e.End.After(e.Start) {
 		return e, false, fmt.Errorf("ends at %s, not after its start %s", e.End.Format(time.RFC3339), e.Start.Format(time.RFC3339))
 	}

@@ -191,6 +191,7 @@ func TestParseICSErrors(t *testing.T) {
 		{"bad rrule", "BEGIN:VEVENT\r\nUID:c@x\r\nDTSTART:20261201T020000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=SOMETIMES\r\nEND:VEVENT\r\n", "event c@x"},
 		{"hourly", "BEGIN:VEVENT\r\nDTSTART:20261201T020000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=HOURLY\r\nEND:VEVENT\r\n", "event #1: RRULE"},
 		{"bad tzid", "BEGIN:VEVENT\r\nUID:d@x\r\nDTSTART;TZID=Mars/Olympus:20261201T020000\r\nDURATION:PT1H\r\nEND:VEVENT\r\n", "event d@x: DTSTART"},
+		{"year 0 (rrule-go panicked on it)", "BEGIN:VEVENT\r\nUID:f@x\r\nDTSTART:00000101T000000\r\nDURATION:PT1H\r\nRRULE:FREQ=MONTHLY\r\nEND:VEVENT\r\n", "event f@x: DTSTART in the year 0"},
 		{"bad exdate", "BEGIN:VEVENT\r\nUID:e@x\r\nDTSTART:20261201T020000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY\r\nEXDATE:20261202T020000Z,nope\r\nEND:VEVENT\r\n", "event e@x: EXDATE"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -23,6 +23,12 @@ const Horizon = 400 * 24 * time.Hour
 // hostile calendar cannot make a scrape slow.
 const maxIterations = 50000
 
+// Years a planned stop may fall in; anything else is a typo (or a fuzzer).
+const (
+	minYear = 1970
+	maxYear = 2200
+)
+
 // Window is one planned stop, [Start, End).
 type Window struct {
 	Start, End time.Time
@@ -87,16 +93,7 @@ func (s *Schedule) Windows(from, to time.Time) []Window {
 	}
 	for _, r := range s.recurring {
 		// An occurrence that started up to Duration before from still covers it.
-		it := r.Rule.Iterator()
-		for n := 0; n < maxIterations; n++ {
-			t, ok := it()
-			if !ok || !t.Before(to) {
-				break
-			}
-			if t.Add(r.Duration).After(from) {
-				ws = append(ws, Window{Start: t, End: t.Add(r.Duration)})
-			}
-		}
+		ws = r.occurrences(ws, from, to)
 	}
 	sort.Slice(ws, func(i, j int) bool { return ws[i].Start.Before(ws[j].Start) })
 	merged := ws[:0]
@@ -110,6 +107,28 @@ func (s *Schedule) Windows(from, to time.Time) []Window {
 		merged = append(merged, w)
 	}
 	return merged
+}
+
+// occurrences appends the rule's windows overlapping [from, to). A panic
+// inside rrule-go ends this rule's occurrences instead of the scrape.
+func (r Recurring) occurrences(ws []Window, from, to time.Time) (out []Window) {
+	out = ws
+	defer func() {
+		if recover() != nil {
+			out = ws
+		}
+	}()
+	it := r.Rule.Iterator()
+	for n := 0; n < maxIterations; n++ {
+		t, ok := it()
+		if !ok || !t.Before(to) {
+			break
+		}
+		if t.Add(r.Duration).After(from) {
+			out = append(out, Window{Start: t, End: t.Add(r.Duration)})
+		}
+	}
+	return out
 }
 
 // Active returns the (merged) window covering now, if any, with its end
@@ -154,8 +173,18 @@ func (s *Schedule) NextStart(now time.Time) (time.Time, bool) {
 // ParseRule parses an RRULE value ("FREQ=MONTHLY;BYDAY=2TU", an optional
 // "RRULE:" prefix allowed) starting at dtstart. Rules more frequent than
 // daily are refused: a planned stop every hour is a mistake in the config.
-func ParseRule(value string, dtstart time.Time) (*rrule.Set, error) {
+func ParseRule(value string, dtstart time.Time) (set *rrule.Set, err error) {
 	value = strings.TrimPrefix(strings.TrimSpace(value), "RRULE:")
+	if y := dtstart.Year(); y < minYear || y > maxYear {
+		return nil, fmt.Errorf("RRULE %q starts in the year %d; planned stops are between %d and %d", value, y, minYear, maxYear)
+	}
+	// rrule-go panics on some rules (found by fuzzing, e.g. starts in the
+	// year 0); a calendar must not take the exporter down.
+	defer func() {
+		if p := recover(); p != nil {
+			set, err = nil, fmt.Errorf("RRULE %q cannot be evaluated (%v)", value, p)
+		}
+	}()
 	opt, err := rrule.StrToROptionInLocation(value, dtstart.Location())
 	if err != nil {
 		return nil, fmt.Errorf("invalid RRULE %q: %v", value, err)
@@ -168,7 +197,7 @@ func ParseRule(value string, dtstart time.Time) (*rrule.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid RRULE %q: %v", value, err)
 	}
-	set := &rrule.Set{}
+	set = &rrule.Set{}
 	set.RRule(r)
 	// A rule that never matches (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) makes
 	// rrule-go search up to the year 9999 on every query, about 150 ms: pay
