@@ -215,4 +215,3 @@ func (c *MaintenanceCalendar) AppliesTo(service string) bool {
 	}
 	return false
 }
-
