@@ -10,6 +10,36 @@
     language: 'ja',
 
     // --- availability (issue 4) ---
+    // The contract: availability of at least this ratio, planned stops
+    // excluded, and at most outageBudget unplanned outages a year.
+    availabilityObjective: 0.995,
+    outageBudget: 3,
+    // Downs separated by a recovery shorter than this are one outage.
+    outageMergeWindow: '5m',
+    // Evaluation interval of the availability group. Every recorded sample
+    // of bosaimail:service_up:unplanned weighs this much time; the ratios
+    // are sample averages, so they stay exact whatever the value.
+    availabilityInterval: '1m',
+    // Reaches back to the previous evaluation of the same group (left-open
+    // range, so more than one interval and less than two).
+    availabilityPreviousWindow: '90s',
+    // The 30d/365d ratios and the outage count change slowly: a separate
+    // group evaluates them less often.
+    availabilityLongInterval: '5m',
+    // BosaiMailServiceDown fires after the service is down this long.
+    serviceDownFor: '1m',
+    // The exporter not scraped (or a service missing from its output) this
+    // long is an alert: that time is neither up nor down.
+    exporterDownFor: '5m',
+    monitoringGapFor: '5m',
+    // Multi-window multi-burn-rate alerts over a 30-day budget (Google SRE
+    // workbook, chapter 5): page pairs are critical, ticket pairs warning.
+    availabilityBurnRates: [
+      { severity: 'critical', long: '1h', short: '5m', factor: 14.4, 'for': '2m' },
+      { severity: 'critical', long: '6h', short: '30m', factor: 6, 'for': '15m' },
+      { severity: 'warning', long: '1d', short: '2h', factor: 3, 'for': '1h' },
+      { severity: 'warning', long: '3d', short: '6h', factor: 1, 'for': '3h' },
+    ],
 
     // --- checks (issues 2, 3) ---
     // How long a check must fail, seen from every exporter instance, before
