@@ -215,7 +215,7 @@ func knownSeries(t *testing.T) map[string]bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range regexp.MustCompile(`record: "?([a-zA-Z0-9_:]+)`).FindAllStringSubmatch(string(data), -1) {
+		for _, m := range regexp.MustCompile(`"?record"?: "?([a-zA-Z0-9_:]+)`).FindAllStringSubmatch(string(data), -1) {
 			known[m[1]] = true
 		}
 	}

@@ -7,19 +7,15 @@ local g = import '../lib/dashboard.libsonnet';
   grafanaDashboards+:: {
     local cm = (import 'common.libsonnet')($._config),
     local t = cm.t,
-    local objective = std.get($._config, 'availabilityObjective', 0.995),
-    local outageBudget = std.get($._config, 'outageBudget', 3),
-    // Up (1) or down (0) per minute, only outside planned stops: the
-    // contract's denominator. Monitoring gaps have no sample and count as
-    // neither.
-    local observed = '(bosaimail:service_up{service=~"$service"} unless on (service) (max by (service) (bosaimail_maintenance_active{%s}) == 1))' % cm.sel,
+    local objective = $._config.availabilityObjective,
+    local outageBudget = $._config.outageBudget,
 
     'bosaimail-availability.json': g.dashboard(
       uid='bosaimail-availability',
       title=t('防災メール 稼働率', 'Disaster mail: availability'),
       description=t('契約上の稼働率（計画停止を除く）と障害回数。表示期間の既定は今月です。', 'Contractual availability (planned stops excluded) and outages. The default range is this month.'),
       tags=['bosaimail'],
-      variables=cm.variables(),
+      variables=cm.variables(instance=false),
       links=cm.links,
       from='now/M',
       refresh='5m',
@@ -28,7 +24,10 @@ local g = import '../lib/dashboard.libsonnet';
         g.stat(
           t('表示期間の稼働率', 'Availability in the range'),
           t('表示期間（既定: 今月）の稼働率 = 稼働分 ÷ 監視できた分（計画停止・監視欠測を除く）。1分単位。', 'Up minutes over observed minutes in the range (planned stops and monitoring gaps excluded), per minute.'),
-          [g.instant('sum_over_time(%s[$__range:1m]) / count_over_time(%s[$__range:1m])' % [observed, observed], '{{service}}')],
+          // bosaimail:service_up:unplanned has no sample during planned
+          // stops and monitoring gaps, so its average is exactly the
+          // contract's ratio (docs/availability.md).
+          [g.instant('avg_over_time(bosaimail:service_up:unplanned{service=~"$service"}[$__range])', '{{service}}')],
           w=8,
           h=5,
           unit='percentunit',
@@ -58,7 +57,8 @@ local g = import '../lib/dashboard.libsonnet';
         g.stat(
           t('残りの停止許容時間（30日）', 'Error budget left (30d)'),
           t('直近30日で、目標 %s%% を守りながらあと停止してよい分数。負なら目標未達。' % std.toString(objective * 100), 'Minutes of downtime left in the 30-day budget; negative means the objective is missed.'),
-          [g.instant('(1 - %s) * count_over_time(%s[30d:1m]) - (count_over_time(%s[30d:1m]) - sum_over_time(%s[30d:1m]))' % [std.toString(objective), observed, observed, observed], '{{service}}')],
+          // budget - downtime = (ratio - objective) * observed time
+          [g.instant('(bosaimail:availability:ratio_30d{service=~"$service"} - %s) * bosaimail:availability:observed_seconds_30d{service=~"$service"} / 60' % std.toString(objective), '{{service}}')],
           w=12,
           h=5,
           unit='m',
@@ -81,13 +81,15 @@ local g = import '../lib/dashboard.libsonnet';
           t('各サービスの稼働（緑）・停止（赤）と計画停止（青）。空白は監視欠測です。', 'Up (green), down (red) and planned stops (blue) per service; blank is a monitoring gap.'),
           [
             g.target('bosaimail:service_up{service=~"$service"}', '{{service}}'),
-            g.target('max by (service) (bosaimail_maintenance_active{%s}) * 2' % cm.fs(), '{{service}} ' + t('計画停止', 'planned stop')),
+            g.target('bosaimail:maintenance_active{service=~"$service"} * 2', '{{service}} ' + t('計画停止', 'planned stop')),
+            g.target('bosaimail:monitoring_gap{service=~"$service"} * 3', '{{service}} ' + t('監視欠測', 'monitoring gap')),
           ],
           h=8,
           mappings=g.valueMap({
             '1': [t('正常', 'Up'), 'green'],
             '0': [t('停止', 'Down'), 'red'],
             '2': [t('計画停止', 'Planned stop'), 'blue'],
+            '3': [t('監視欠測', 'Monitoring gap'), 'purple'],
           }),
         ),
         g.timeseries(

@@ -11,10 +11,12 @@ function(config)
     // Raw exporter series, filtered by the dashboard variables.
     f(extra=''):: '%s, instance=~"$instance"%s' % [c.selector, if extra == '' then '' else ', ' + extra],
     fs(extra=''):: self.f('service=~"$service"' + (if extra == '' then '' else ', ' + extra)),
-    variables(service=true):: [
-      g.datasourceVar(t('データソース', 'Data source')),
-      g.labelVar('instance', t('エクスポーター', 'Exporter instance'), 'bosaimail_collector_success{%s}' % c.selector, 'instance'),
-    ] + (if service then [g.labelVar('service', t('サービス', 'Service'), 'bosaimail_check_up{%s}' % c.selector, 'service')] else []),
+    // Recorded series (bosaimail:...) carry no instance label, so a
+    // dashboard built only on them has no instance variable.
+    variables(service=true, instance=true):: [
+                                               g.datasourceVar(t('データソース', 'Data source')),
+                                             ] + (if instance then [g.labelVar('instance', t('エクスポーター', 'Exporter instance'), 'bosaimail_collector_success{%s}' % c.selector, 'instance')] else [])
+                                             + (if service then [g.labelVar('service', t('サービス', 'Service'), 'bosaimail_check_up{%s}' % c.selector, 'service')] else []),
     links:: [{
       title: t('防災メール監視', 'Disaster mail monitoring'),
       type: 'dashboards',

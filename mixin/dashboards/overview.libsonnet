@@ -6,8 +6,8 @@ local g = import '../lib/dashboard.libsonnet';
   grafanaDashboards+:: {
     local cm = (import 'common.libsonnet')($._config),
     local t = cm.t,
-    local objective = std.get($._config, 'availabilityObjective', 0.995),
-    local outageBudget = std.get($._config, 'outageBudget', 3),
+    local objective = $._config.availabilityObjective,
+    local outageBudget = $._config.outageBudget,
 
     'bosaimail-overview.json': g.dashboard(
       uid='bosaimail-overview',
@@ -88,6 +88,41 @@ local g = import '../lib/dashboard.libsonnet';
           [g.instant('count(bosaimail_source_up{%s} == 0) or vector(0)' % cm.f())],
           w=6,
           steps=[[null, 'green'], [1, 'orange']],
+        ),
+
+        g.row(t('一斉配信', 'Broadcast delivery')),
+        g.timeseries(
+          t('配信待ちの宛先数', 'Recipients waiting'),
+          t('配信キュー（incoming・active・deferred）に残る宛先数。', 'Recipients still in the mail queues.'),
+          [g.target('sum by (queue) (bosaimail_queue_recipients{%s})' % cm.f(), '{{queue}}')],
+          w=6,
+          unit='short',
+          stack=true,
+        ),
+        g.timeseries(
+          t('配信速度', 'Drain rate'),
+          t('一斉配信の宛先を 1 秒あたり何件配信しているか（5分平均）。', 'Recipients delivered per second (5m).'),
+          [g.target('bosaimail:broadcast_drain_rate:rate5m', '{{broadcast}}')],
+          w=6,
+          unit='short',
+        ),
+        g.timeseries(
+          t('配信完了までの見込み時間', 'Estimated time to finish'),
+          t('現在の配信速度で残りの宛先に届け終えるまでの見込み。目標 %d 分を超えると警告します。' % ($._config.broadcastObjectiveSeconds / 60), 'Time to deliver the remaining recipients at the current rate.'),
+          [g.target('bosaimail:broadcast_eta_seconds', '{{broadcast}}')],
+          w=6,
+          unit='s',
+          steps=[[null, 'green'], [$._config.broadcastObjectiveSeconds, 'red']],
+        ),
+        g.timeseries(
+          t('不達率・苦情率', 'Bounce and complaint ratio'),
+          t('送信に対する不達（バウンス）と苦情の割合。送信者評価を守るための基準: 不達 %s%%、苦情 %s%%。' % [std.toString($._config.bounceRatioThreshold * 100), std.toString($._config.complaintRatioThreshold * 100)], 'Bounce and complaint ratios against the sender-reputation thresholds.'),
+          [
+            g.target('bosaimail_delivery_bounce_ratio{%s}' % cm.f(), t('不達', 'bounce') + ' {{source}}'),
+            g.target('bosaimail_delivery_complaint_ratio{%s}' % cm.f(), t('苦情', 'complaint') + ' {{source}}'),
+          ],
+          w=6,
+          unit='percentunit',
         ),
 
         g.row(t('クラウド・ジョブ・セキュリティ', 'Cloud, jobs, security')),

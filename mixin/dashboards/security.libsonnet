@@ -27,10 +27,19 @@ local g = import '../lib/dashboard.libsonnet';
         g.bargauge(
           t('未対応の脆弱性（製品・深刻度別）', 'Open advisories by product and severity'),
           t('利用中の製品に該当し、確認記録（対応済み・該当なし）のない脆弱性の件数。', 'Advisories matching the inventory without an acknowledgement.'),
-          [g.instant('sum by (product, severity) (bosaimail_security_advisories{%s})' % cm.f(), '{{product}} {{severity}}')],
+          // max, not sum: JVN and NVD often list the same issue.
+          [g.instant('max by (product, severity) (bosaimail_security_advisories{%s})' % cm.f(), '{{product}} {{severity}}')],
           w=18,
           unit='short',
           steps=[[null, 'green'], [1, 'orange']],
+        ),
+        g.table(
+          t('未対応の重大・重要な脆弱性', 'Open critical and high advisories'),
+          t('確認記録のない深刻度「緊急」「重要」の脆弱性の一覧。リンク先で内容と対策を確認し、対応後は確認記録ファイルに記録します。', 'Open critical and high advisories; record the decision in the acknowledgement file once handled.'),
+          [g.instant('bosaimail_security_advisory_info{%s}' % cm.f(), '', 'table')],
+          h=9,
+          columns={ id: 'ID', product: t('製品', 'Product'), severity: t('深刻度', 'Severity'), link: t('リンク', 'Link') },
+          hide=['Time', '__name__', 'job', 'instance', 'Value'],
         ),
         g.row(t('ウイルス対策・検知', 'Antivirus and findings')),
         g.bargauge(
