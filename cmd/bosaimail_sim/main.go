@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string) int {
 		smtpAddr    = app.Flag("smtp.address", "SMTP server deliveries are forwarded to (plain SMTP, e.g. mailpit).").Default("127.0.0.1:1025").String()
 		smtpTimeout = app.Flag("smtp.timeout", "Bound of one forward to SMTP.").Default("30s").Duration()
 		from        = app.Flag("mail.from", "Sender address of the alert mails.").Default("bosai@example.jp").String()
+		bcastRate   = app.Flag("broadcast.rate", "Delivery rate of simulated broadcasts, recipients per second (POST /api/v1/broadcasts).").Default("50").Float64()
 		logCfg      logging.Config
 	)
 	logging.AddFlags(app, &logCfg)
@@ -59,6 +60,15 @@ func run(ctx context.Context, args []string) int {
 		return 2
 	}
 	s := sim.New(sim.Options{SMTPAddress: *smtpAddr, From: *from, SMTPTimeout: *smtpTimeout, Logger: logger})
+	// Broadcast mode: a disaster mail to N recipients draining at a set
+	// rate, with its statistics API and a postqueue-style dump.
+	if *bcastRate <= 0 {
+		level.Error(logger).Log("msg", "--broadcast.rate must be positive")
+		return 2
+	}
+	bcast := sim.NewBroadcaster(sim.BroadcastOptions{SMTPAddress: *smtpAddr, Rate: *bcastRate, From: *from})
+	defer bcast.Close()
+	bcast.Register(s.Mux())
 
 	var servers []*http.Server
 	// Every early return (a listener that fails) also stops what started.

@@ -125,6 +125,9 @@ and the prefecture. Repair it, and 【復旧】 follows:
   curl -X DELETE %[6]s/api/v1/faults
 Other faults (same URL): {"stop_forwarding": true} (mail silently lost: the round
 trip fails), {"error_500": true}, {"delay": "10s"}, {"expired_cert": true}.
+Send a disaster broadcast to 2,000 recipients and watch it drain
+(bosaimail_broadcast_recipients, bosaimail:broadcast_eta_seconds):
+  curl -X POST -d '{"recipients": 2000}' %[6]s/api/v1/broadcasts
 
 New alert mail is listed below. Ctrl-C stops everything.
 `, s.ExporterURL(), s.PrometheusURL(), s.AlertmanagerURL(), s.OpsMail.UI, s.ServiceMail.UI,
