@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +44,7 @@ func rulesGlob(t *testing.T, alerts ...string) string {
 		all.Write(b)
 	}
 	for _, a := range alerts {
-		if !strings.Contains(all.String(), "alert: "+a+"\n") {
+		if !definesAlert(all.String(), a) {
 			msg := fmt.Sprintf("%s defines no alert %s (the availability rules of the mixin, `make mixin`)", glob, a)
 			if os.Getenv("CI") != "" {
 				t.Fatal(msg)
@@ -251,9 +252,15 @@ func rulesDefine(t *testing.T, alert string) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(b), "alert: "+alert+"\n") {
+		if definesAlert(string(b), alert) {
 			return true
 		}
 	}
 	return false
+}
+
+// definesAlert tells whether a rule file defines the alert, whether the
+// YAML quotes its keys and values or not.
+func definesAlert(rules, name string) bool {
+	return regexp.MustCompile(`(?m)^\s*-?\s*"?alert"?:\s*"?` + regexp.QuoteMeta(name) + `"?\s*$`).MatchString(rules)
 }

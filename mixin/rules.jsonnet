@@ -1,1 +1,2 @@
-std.manifestYamlDoc((import 'mixin.libsonnet').prometheusRules)
+// quote_keys=false: readable rule files; values stay quoted.
+std.manifestYamlDoc((import 'mixin.libsonnet').prometheusRules, quote_keys=false)
