@@ -1,6 +1,6 @@
 # Delivery performance (issue 12): postqueue parser, statistics mapping,
 # collectors, simulator broadcast mode (real mailpit) and the rule tests.
-TEST_TARGETS += test-delivery
+# test-delivery re-runs tests that test-go already runs: kept for area work, not in make test.
 
 .PHONY: test-delivery
 test-delivery: tools
