@@ -107,6 +107,11 @@ func cloudHTTPClient(cfg *config.CloudSource) *http.Client {
 }
 
 func (c *cloudCollector) Run(ctx context.Context) {
+	// This running set's cloud collector is the one whose announcements the
+	// maintenance calendar reads; a reload's new set takes over when it
+	// starts, and the old one steps back only if still the current one.
+	announcer.Store(c)
+	defer announcer.CompareAndSwap(c, nil)
 	var wg sync.WaitGroup
 	for _, s := range c.sources {
 		wg.Add(1)

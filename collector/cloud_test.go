@@ -368,3 +368,41 @@ cloud:
 		t.Errorf("%d windows after the first ended, want 1", n)
 	}
 }
+
+// TestCloudMaintenanceFeedsCalendar: an opted-in provider maintenance in
+// progress is a planned stop of the service (bosaimail_maintenance_active),
+// and the next announced one is its next start.
+func TestCloudMaintenanceFeedsCalendar(t *testing.T) {
+	srv := fakeCloud(t)
+	cfg := loadCloudConfig(t, srv, `services:
+  - name: mail
+    checks: []
+  - name: web
+    checks: []
+cloud:
+  sources:
+  - {name: sendgrid, type: statuspage, url: '{url}/sp/api/v2/summary.json', components: [SMTP, Event Webhook], maintenance_services: [mail], tls_config: {ca_file: {ca}}}
+`)
+	c := newTestCloud(t, cfg)
+	for _, s := range c.sources {
+		if err := s.src.RefreshOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	announcer.Store(c)
+	defer announcer.CompareAndSwap(c, nil)
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC) // inside the webhook window
+	m, err := buildMaintenanceCollector(Env{Config: cfg, Now: func() time.Time { return now }}, http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP bosaimail_maintenance_active 1 while the service is in a planned stop (計画停止) of its maintenance calendar, else 0; present for every configured service.
+# TYPE bosaimail_maintenance_active gauge
+bosaimail_maintenance_active{service="mail"} 1
+bosaimail_maintenance_active{service="web"} 0
+`
+	if err := testutil.CollectAndCompare(Adapt(context.Background(), m), strings.NewReader(want), "bosaimail_maintenance_active"); err != nil {
+		t.Error(err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -42,6 +43,11 @@ type maintenanceCalendar struct {
 func init() {
 	registerCollector("maintenance", true, newMaintenanceCollector)
 }
+
+// announcer is the running cloud collector: provider maintenance that the
+// operator opted into (cloud.sources[].maintenance_services) is a planned
+// stop of those services, like a window in the config.
+var announcer atomic.Pointer[cloudCollector]
 
 func newMaintenanceCollector(env Env) (Collector, error) {
 	return buildMaintenanceCollector(env, &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment}})
@@ -132,9 +138,27 @@ func (c *maintenanceCollector) Update(ctx context.Context, ch chan<- prometheus.
 		}
 		snapshots[i] = events
 	}
+	var announced []CloudMaintenanceWindow
+	if a := announcer.Load(); a != nil {
+		announced = a.MaintenanceWindows(now)
+	}
 	for _, svc := range c.services {
 		var s maintenance.Schedule
 		s.Add(c.static[svc]...)
+		for _, w := range announced {
+			if w.Service != svc {
+				continue
+			}
+			end := w.End
+			if end.IsZero() {
+				// No end announced: a planned stop while the provider still
+				// lists it (re-evaluated every scrape).
+				end = now.Add(time.Minute)
+			}
+			if end.After(w.Start) {
+				s.AddWindow(maintenance.Window{Start: w.Start, End: end})
+			}
+		}
 		for i, cal := range c.calendars {
 			if cal.cfg.AppliesTo(svc) {
 				s.Add(snapshots[i]...)
