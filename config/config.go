@@ -98,7 +98,12 @@ func Parse(file string, data []byte) (*Config, error) {
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
 // locate turns yaml.v3's "line N: msg" errors into "file:N: msg", one per line.
-func locate(file string, err error) error {
+func locate(file string, err error) error { return LocateYAMLError(file, err) }
+
+// LocateYAMLError turns yaml.v3's "line N: msg" errors into "file:N: msg",
+// one per line; other strict YAML files of the product (exemptions,
+// acknowledgements) use it too.
+func LocateYAMLError(file string, err error) error {
 	var te *yaml.TypeError
 	var msgs []string
 	if errors.As(err, &te) {

@@ -25,19 +25,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-missing-ca.yml":        {"invalid-missing-ca.yml:8:", "services[0].checks[0].http.tls_config", "does-not-exist.pem"},
 		"invalid-two-documents.yml":     {"invalid-two-documents.yml", "more than one YAML document"},
 	}
-	for name, wants := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, err := Load(filepath.Join("testdata", name))
-			if err == nil {
-				t.Fatal("config accepted")
-			}
-			for _, w := range wants {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	checkInvalid(t, cases)
 }
 
 func TestDefaultsAndResolve(t *testing.T) {
@@ -122,4 +110,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+// checkInvalid loads each negative fixture of testdata/ and requires the
+// error to contain every expected piece (file:line, key path, message).
+func checkInvalid(t *testing.T, cases map[string][]string) {
+	t.Helper()
+	for name, wants := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", name))
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			for _, w := range wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
 }

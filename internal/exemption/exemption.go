@@ -279,25 +279,6 @@ func setLines(root *yaml.Node, f *File) {
 	}
 }
 
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
-
-// locate turns yaml.v3's "line N: msg" errors into "file:N: msg".
-func locate(file string, err error) error {
-	var te *yaml.TypeError
-	var msgs []string
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	out := make([]string, 0, len(msgs))
-	for _, m := range msgs {
-		m = strings.TrimPrefix(m, "yaml: ")
-		if sm := lineRE.FindStringSubmatch(m); sm != nil {
-			out = append(out, fmt.Sprintf("%s:%s: %s", file, sm[1], m[len(sm[0]):]))
-		} else {
-			out = append(out, fmt.Sprintf("%s: %s", file, m))
-		}
-	}
-	return errors.New(strings.Join(out, "\n"))
-}
+// locate names the file and line of a YAML error, as the exporter's config
+// does.
+func locate(file string, err error) error { return config.LocateYAMLError(file, err) }
