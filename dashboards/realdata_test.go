@@ -208,7 +208,7 @@ func TestPanelsReturnData(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	base := "http://" + addr
 
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// Wait until every rule group has been evaluated twice (the outage
 	// rules read their own previous value).
@@ -246,15 +246,24 @@ func TestPanelsReturnData(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	end := time.Now()
+	// Each query is retried until it answers or the deadline passes: rule
+	// groups evaluate independently, so a series recorded from another
+	// group's output may take one more evaluation to appear.
 	for _, q := range allQueries(t) {
 		var r promResult
 		var err error
-		if q.instant {
-			r, err = promQuery(ctx, base, "/api/v1/query", url.Values{"query": {q.expr}, "time": {fmt.Sprint(end.Unix())}})
-		} else {
-			r, err = promQuery(ctx, base, "/api/v1/query_range", url.Values{"query": {q.expr},
-				"start": {fmt.Sprint(end.Add(-30 * time.Minute).Unix())}, "end": {fmt.Sprint(end.Unix())}, "step": {"60"}})
+		for {
+			end := float64(time.Now().UnixMilli()) / 1e3
+			if q.instant {
+				r, err = promQuery(ctx, base, "/api/v1/query", url.Values{"query": {q.expr}, "time": {fmt.Sprintf("%.3f", end)}})
+			} else {
+				r, err = promQuery(ctx, base, "/api/v1/query_range", url.Values{"query": {q.expr},
+					"start": {fmt.Sprintf("%.3f", end-1800)}, "end": {fmt.Sprintf("%.3f", end)}, "step": {"60"}})
+			}
+			if (err == nil && len(r.Data.Result) > 0) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
 		if err != nil {
 			t.Errorf("%s / %s: %v\n  %s", q.file, q.panel, err, q.expr)
