@@ -93,12 +93,7 @@ func newBackupCollector(env Env) (Collector, error) {
 }
 
 func (c *backupCollector) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, s := range c.sources {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.src.Run(ctx) }()
-	}
-	wg.Wait()
+	runSources(ctx, c.sources, func(s *backupSource) Runner { return s.src })
 }
 
 func (c *backupCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,12 +111,7 @@ func (c *cloudCollector) Run(ctx context.Context) {
 	// starts, and the old one steps back only if still the current one.
 	announcer.Store(c)
 	defer announcer.CompareAndSwap(c, nil)
-	var wg sync.WaitGroup
-	for _, s := range c.sources {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.src.Run(ctx) }()
-	}
-	wg.Wait()
+	runSources(ctx, c.sources, func(s *cloudSource) Runner { return s.src })
 }
 
 func (c *cloudCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -86,12 +85,7 @@ func newIntegrityCollector(env Env) (Collector, error) {
 }
 
 func (c *integrityCollector) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, s := range c.sources {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.src.Run(ctx) }()
-	}
-	wg.Wait()
+	runSources(ctx, c.sources, func(s *integritySource) Runner { return s.src })
 }
 
 func (c *integrityCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {

@@ -28,6 +28,17 @@ type secMatched struct {
 	KnownExploited bool
 }
 
+// keep records a matched advisory once; a later listing of the same ID
+// (another page or product) replaces the earlier one.
+func (r *secFeedResult) keep(m secMatched, byID map[string]int) {
+	if i, dup := byID[m.ID]; dup {
+		r.Matched[i] = m
+		return
+	}
+	byID[m.ID] = len(r.Matched)
+	r.Matched = append(r.Matched, m)
+}
+
 // secFeedResult is what a JVN or NVD sweep keeps: the matched advisories
 // only, plus what it saw, so memory does not grow with the feed.
 type secFeedResult struct {
@@ -213,12 +224,7 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 					if !ok {
 						return nil
 					}
-					if i, dup := byID[m.ID]; dup {
-						res.Matched[i] = m
-						return nil
-					}
-					byID[m.ID] = len(res.Matched)
-					res.Matched = append(res.Matched, m)
+					res.keep(m, byID)
 					return nil
 				})
 				return err
@@ -277,12 +283,7 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 					if !ok {
 						return nil
 					}
-					if i, dup := byID[m.ID]; dup {
-						res.Matched[i] = m
-						return nil
-					}
-					byID[m.ID] = len(res.Matched)
-					res.Matched = append(res.Matched, m)
+					res.keep(m, byID)
 					return nil
 				})
 				return err

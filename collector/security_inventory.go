@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,12 +64,7 @@ func newSecurityInventory(env Env) (Collector, error) {
 }
 
 func (c *securityInventory) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, s := range c.sources {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.src.Run(ctx) }()
-	}
-	wg.Wait()
+	runSources(ctx, c.sources, func(s *secObservedSource) Runner { return s.src })
 }
 
 // observe reads the running version.

@@ -177,3 +177,15 @@ func jitter(d time.Duration) time.Duration {
 	}
 	return d - time.Duration(rand.Int64N(int64(d)/10+1))
 }
+
+// runSources runs the refresh loop of every source of a collector until ctx
+// is cancelled, for collectors that hold several sources.
+func runSources[S any](ctx context.Context, items []S, src func(S) Runner) {
+	var wg sync.WaitGroup
+	for _, it := range items {
+		r := src(it)
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Run(ctx) }()
+	}
+	wg.Wait()
+}
