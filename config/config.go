@@ -48,19 +48,30 @@ type Global struct {
 
 // Load reads, decodes strictly, defaults and validates a config file.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	data, err := ReadFileBounded(path, MaxFileBytes, "config")
 	if err != nil {
-		return nil, fmt.Errorf("opening config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading config %s: %w", path, err)
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("config %s is larger than %d bytes", path, MaxFileBytes)
+		return nil, err
 	}
 	return Parse(path, data)
+}
+
+// ReadFileBounded reads a whole file of at most limit bytes; what names the
+// kind of file in errors ("config", "exemption file", ...). A larger file is
+// an error, never silently cut.
+func ReadFileBounded(path string, limit int64, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", what, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", what, path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s %s is larger than %d bytes", what, path, limit)
+	}
+	return data, nil
 }
 
 // Parse decodes a config document; file is used in error messages and to

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -124,17 +123,9 @@ func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 
 // Load reads and checks an exemption file.
 func Load(path string) (*File, error) {
-	f, err := os.Open(path)
+	data, err := config.ReadFileBounded(path, MaxFileBytes, "exemption file")
 	if err != nil {
-		return nil, fmt.Errorf("opening exemption file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading exemption file %s: %w", path, err)
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("exemption file %s is larger than %d bytes", path, MaxFileBytes)
+		return nil, err
 	}
 	return Parse(path, data)
 }
