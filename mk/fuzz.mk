@@ -14,11 +14,10 @@ test-fuzz:
 	  for t in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
 	    echo "fuzz $$pkg $$t"; \
 	    if ! $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg > .build/fuzz.out 2>&1; then \
-	      cat .build/fuzz.out; \
 	      if grep -q 'context deadline exceeded' .build/fuzz.out && ! grep -q 'Failing input written' .build/fuzz.out; then \
 	        echo "fuzz $$pkg $$t: stopped at the time budget while minimising (not a finding)"; \
 	      else \
-	        exit 1; \
+	        cat .build/fuzz.out; exit 1; \
 	      fi; \
 	    else tail -1 .build/fuzz.out; fi; \
 	  done; \
