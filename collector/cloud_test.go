@@ -293,7 +293,7 @@ func TestCloudFaults(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	cfg := loadCloudConfig(t, srv, "cloud:\n  sources:\n  - {name: sp, type: statuspage, url: '{url}/summary.json', timeout: 1s, max_body_bytes: 1048576, tls_config: {ca_file: {ca}}}\n")
+	cfg := loadCloudConfig(t, srv, "cloud:\n  sources:\n  - {name: sp, type: statuspage, url: '{url}/summary.json', timeout: 3s, max_body_bytes: 1048576, tls_config: {ca_file: {ca}}}\n")
 	c := newTestCloud(t, cfg)
 	src := c.sources[0].src
 	mode.Store("good")
