@@ -154,11 +154,7 @@ func newTestCloud(t *testing.T, cfg *config.Config) *cloudCollector {
 }
 
 func TestCloudSources(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCLOUDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "cloudtestsecret")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	isolateAWS(t, "AKIDCLOUDTEST", "cloudtestsecret")
 	srv := fakeCloud(t)
 	// With AWS_CA_BUNDLE set (as on many hosts) the adapter must still start
 	// and use tls_config for the service calls.

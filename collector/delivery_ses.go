@@ -3,10 +3,13 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -45,7 +48,10 @@ func newDeliverySESCollector(env Env) (Collector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	client := newDeliverySESClient(s)
+	client, err := newDeliverySESClient(s)
+	if err != nil {
+		return nil, err
+	}
 	c.src = &Source[deliverySESStats]{
 		Collector: "delivery_ses", Name: "ses",
 		Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
@@ -77,22 +83,37 @@ func newDeliverySESCollector(env Env) (Collector, error) {
 	return c, nil
 }
 
-func newDeliverySESClient(s *config.SESSource) *ses.Client {
-	creds := aws.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, Source: "bosaimail config files"}
-	opts := ses.Options{
-		Region: s.Region,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return creds, nil
-		}),
+// sesMaxBodyBytes bounds a GetSendStatistics answer: two weeks of
+// 15-minute points are about 1,350 entries, some 300 KB of XML.
+const sesMaxBodyBytes = 4 << 20
+
+// newDeliverySESClient uses the key files when configured, else the SDK's
+// default credential chain (environment, shared files, SSO, instance role);
+// credentials are fetched lazily, under a refresh's deadline.
+func newDeliverySESClient(s *config.SESSource) (*ses.Client, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(s.Region),
 		// The Source retries on its own schedule with backoff; the SDK's
 		// own retries would only stretch one refresh past its timeout.
-		RetryMaxAttempts: 1,
-		HTTPClient:       &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		awsconfig.WithRetryMaxAttempts(1),
 	}
-	if !s.Endpoint.IsZero() {
-		opts.BaseEndpoint = aws.String(s.Endpoint.String())
+	if s.AccessKeyID != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, "")))
 	}
-	return ses.New(opts)
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("delivery.ses: AWS configuration: %w", err)
+	}
+	return ses.NewFromConfig(cfg, func(o *ses.Options) {
+		if !s.Endpoint.IsZero() {
+			o.BaseEndpoint = aws.String(s.Endpoint.String())
+		}
+		o.HTTPClient = &http.Client{
+			Transport: limitBody{next: http.DefaultTransport.(*http.Transport).Clone(), limit: sesMaxBodyBytes},
+			Timeout:   s.Timeout.D(),
+		}
+	}), nil
 }
 
 // deliverySESReason keeps the SDK's errors in the bounded reason set.

@@ -281,39 +281,57 @@ bosaimail_delivery_complaint_ratio{source="stats"} 7.001166861143524e-05
 }
 
 func TestDeliverySES(t *testing.T) {
-	var throttle atomic.Bool
+	// The SDK's chain sees another key in the environment: key files, when
+	// configured, must win over it.
+	isolateAWS(t, "AKIDFROMENVIRONMENT", "envsecret")
+	var mode atomic.Value
 	var lastAuth, lastBody atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		lastAuth.Store(r.Header.Get("Authorization"))
 		lastBody.Store(string(b))
 		w.Header().Set("Content-Type", "text/xml")
-		if throttle.Load() {
+		switch mode.Load() {
+		case "throttle":
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, deliveryTestdata(t, "ses-throttling.xml"))
-			return
+		case "huge":
+			// Well-formed but past the bound: never read whole.
+			io.WriteString(w, strings.Repeat("<member><Bounces>0</Bounces></member>", 200000))
+		default:
+			io.WriteString(w, deliveryTestdata(t, "ses-getsendstatistics.xml"))
 		}
-		io.WriteString(w, deliveryTestdata(t, "ses-getsendstatistics.xml"))
 	}))
 	defer srv.Close()
-	cfg := deliveryConfig(t, "delivery:\n  ses:\n    region: ap-northeast-1\n    endpoint: "+srv.URL+"\n    access_key_id_file: ak\n    secret_access_key_file: sk\n",
-		map[string]string{"ak": "AKIAIOSFODNN7EXAMPLE\n", "sk": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"})
-	col, err := newDeliverySESCollector(Env{Config: cfg, Logger: log.NewNopLogger(), Now: func() time.Time { return time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := col.(*deliverySESCollector)
-	if err := c.src.RefreshOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if a, _ := lastAuth.Load().(string); !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/") || !strings.Contains(a, "/ap-northeast-1/ses/aws4_request") {
-		t.Errorf("request not SigV4-signed for SES: %q", a)
-	}
-	if b, _ := lastBody.Load().(string); !strings.Contains(b, "Action=GetSendStatistics") {
-		t.Errorf("body = %q", b)
-	}
-	// The 2026-11-20 point is outside the 24h window.
-	golden := `bosaimail_delivery_bounce_ratio{source="ses"} 0.057142857142857144
+	base := "delivery:\n  ses:\n    region: ap-northeast-1\n    endpoint: " + srv.URL + "\n"
+	for _, tc := range []struct {
+		name, yml string
+		files     map[string]string
+		keyID     string
+	}{
+		{"key files", base + "    access_key_id_file: ak\n    secret_access_key_file: sk\n",
+			map[string]string{"ak": "AKIAIOSFODNN7EXAMPLE\n", "sk": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"}, "AKIAIOSFODNN7EXAMPLE"},
+		{"default credential chain", base, nil, "AKIDFROMENVIRONMENT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mode.Store("ok")
+			cfg := deliveryConfig(t, tc.yml, tc.files)
+			col, err := newDeliverySESCollector(Env{Config: cfg, Logger: log.NewNopLogger(), Now: func() time.Time { return time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := col.(*deliverySESCollector)
+			if err := c.src.RefreshOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if a, _ := lastAuth.Load().(string); !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential="+tc.keyID+"/") || !strings.Contains(a, "/ap-northeast-1/ses/aws4_request") {
+				t.Errorf("request not SigV4-signed for SES with %s: %q", tc.keyID, a)
+			}
+			if b, _ := lastBody.Load().(string); !strings.Contains(b, "Action=GetSendStatistics") {
+				t.Errorf("body = %q", b)
+			}
+			// The 2026-11-20 point is outside the 24h window.
+			golden := `bosaimail_delivery_bounce_ratio{source="ses"} 0.057142857142857144
 bosaimail_delivery_complaint_ratio{source="ses"} 0.00028571428571428574
 bosaimail_delivery_window_events{event="bounces",source="ses"} 4000
 bosaimail_delivery_window_events{event="complaints",source="ses"} 20
@@ -321,16 +339,24 @@ bosaimail_delivery_window_events{event="delivery_attempts",source="ses"} 70000
 bosaimail_delivery_window_events{event="rejects",source="ses"} 1
 bosaimail_delivery_latest_datapoint_timestamp_seconds{source="ses"} 1.7955693e+09
 `
-	names := []string{"bosaimail_delivery_bounce_ratio", "bosaimail_delivery_complaint_ratio", "bosaimail_delivery_window_events", "bosaimail_delivery_latest_datapoint_timestamp_seconds"}
-	gatherDelivery(t, c, golden, names...)
+			names := []string{"bosaimail_delivery_bounce_ratio", "bosaimail_delivery_complaint_ratio", "bosaimail_delivery_window_events", "bosaimail_delivery_latest_datapoint_timestamp_seconds"}
+			gatherDelivery(t, c, golden, names...)
 
-	throttle.Store(true)
-	err = c.src.RefreshOnce(context.Background())
-	if err == nil || fetch.Reason(err) != "status" || !strings.Contains(err.Error(), "Throttling") {
-		t.Fatalf("err = %v (reason %s)", err, fetch.Reason(err))
-	}
-	gatherDelivery(t, c, golden+`bosaimail_source_up{collector="delivery_ses",source="ses"} 0
+			// A failed refresh keeps the last good figures, marked down.
+			for _, f := range []struct{ mode, reason, text string }{
+				{"throttle", "status", "Throttling"},
+				{"huge", "too_large", "larger than"},
+			} {
+				mode.Store(f.mode)
+				err = c.src.RefreshOnce(context.Background())
+				if err == nil || fetch.Reason(err) != f.reason || !strings.Contains(err.Error(), f.text) {
+					t.Fatalf("%s: err = %v (reason %s)", f.mode, err, fetch.Reason(err))
+				}
+				gatherDelivery(t, c, golden+`bosaimail_source_up{collector="delivery_ses",source="ses"} 0
 `, append(names, "bosaimail_source_up")...)
+			}
+		})
+	}
 }
 
 // A statistics API that lags past the timeout: reason timeout, the refresh

@@ -70,6 +70,9 @@ type SESSource struct {
 	Region string `yaml:"region"`
 	// Endpoint overrides the regional endpoint (VPC endpoint, tests).
 	Endpoint            URL    `yaml:"endpoint"`
+	// Static credentials from two files; without them the AWS SDK's
+	// default credential chain applies (environment, shared files, SSO,
+	// the EC2/ECS role), as for the cloud aws_* sources.
 	AccessKeyIDFile     string `yaml:"access_key_id_file"`
 	SecretAccessKeyFile string `yaml:"secret_access_key_file"`
 	// Window is how far back the 15-minute data points are summed for the
@@ -172,9 +175,13 @@ func (c *DeliveryConfig) validate(v *Validator, path string, cfg *Config) {
 		if s.Region == "" {
 			v.Errorf(p+".region", "required (e.g. ap-northeast-1)")
 		}
-		if s.AccessKeyIDFile == "" || s.SecretAccessKeyFile == "" {
-			v.Errorf(p, "access_key_id_file and secret_access_key_file are required (credentials only come from files)")
-		} else {
+		switch {
+		case s.AccessKeyIDFile == "" && s.SecretAccessKeyFile == "":
+			// The SDK's default credential chain: environment, shared
+			// config and credentials files, SSO, the instance role.
+		case s.AccessKeyIDFile == "" || s.SecretAccessKeyFile == "":
+			v.Errorf(p, "give both access_key_id_file and secret_access_key_file, or neither (then the AWS SDK's default credential chain is used)")
+		default:
 			var err error
 			if s.AccessKeyID, err = ReadSecretFile(cfg.Resolve(s.AccessKeyIDFile)); err != nil {
 				v.Errorf(p+".access_key_id_file", "%v", err)

@@ -13,7 +13,7 @@ func TestInvalidDeliveryConfigs(t *testing.T) {
 		"invalid-delivery-relative-command.yml":   {"invalid-delivery-relative-command.yml:3:", "delivery.queue.command", `"postqueue" must be an absolute path`},
 		"invalid-delivery-bad-field.yml":          {"invalid-delivery-bad-field.yml:5:", "delivery.stats.fields.delivered", "invalid jq expression"},
 		"invalid-delivery-keep-last.yml":          {"invalid-delivery-keep-last.yml:4:", "delivery.stats.keep_last", "between 1 and 50", "got 500"},
-		"invalid-delivery-ses-no-credentials.yml": {"invalid-delivery-ses-no-credentials.yml:2:", "delivery.ses", "credentials only come from files", "invalid-delivery-ses-no-credentials.yml:4:", "delivery.ses.window"},
+		"invalid-delivery-ses-half-credentials.yml": {"invalid-delivery-ses-half-credentials.yml:2:", "delivery.ses", "give both access_key_id_file and secret_access_key_file, or neither", "invalid-delivery-ses-half-credentials.yml:5:", "delivery.ses.window"},
 		"invalid-delivery-timeout.yml":            {"invalid-delivery-timeout.yml:5:", "delivery.queue.timeout", "at most four intervals"},
 	}
 	checkInvalid(t, cases)

@@ -47,12 +47,7 @@ func run(args []string, now func() time.Time) int {
 	)
 	logging.AddFlags(app, &logCfg)
 	app.Version(version.Print("bosaimail_report"))
-	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	logger, err := logging.New(logCfg, os.Stderr)
+	logger, err := logging.Parse(app, args, &logCfg, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

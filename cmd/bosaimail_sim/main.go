@@ -45,12 +45,7 @@ func run(ctx context.Context, args []string) int {
 		logCfg      logging.Config
 	)
 	logging.AddFlags(app, &logCfg)
-	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	logger, err := logging.New(logCfg, os.Stderr)
+	logger, err := logging.Parse(app, args, &logCfg, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

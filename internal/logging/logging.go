@@ -72,3 +72,14 @@ func Slog(l log.Logger, c Config) *slog.Logger {
 	}
 	return slog.New(sloggokit.NewGoKitHandler(l, lvl))
 }
+
+// Parse parses the command line of a, whose flags include the ones
+// AddFlags registered into c, and builds the logger: the one start-up
+// sequence of every command here. An error is a usage error (exit 2).
+func Parse(a *kingpin.Application, args []string, c *Config, w io.Writer) (log.Logger, error) {
+	a.HelpFlag.Short('h')
+	if _, err := a.Parse(args); err != nil {
+		return nil, err
+	}
+	return New(*c, w)
+}
