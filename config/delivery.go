@@ -69,7 +69,7 @@ type StatsSource struct {
 type SESSource struct {
 	Region string `yaml:"region"`
 	// Endpoint overrides the regional endpoint (VPC endpoint, tests).
-	Endpoint            URL    `yaml:"endpoint"`
+	Endpoint URL `yaml:"endpoint"`
 	// Static credentials from two files; without them the AWS SDK's
 	// default credential chain applies (environment, shared files, SSO,
 	// the EC2/ECS role), as for the cloud aws_* sources.

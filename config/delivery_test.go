@@ -9,12 +9,12 @@ import (
 
 func TestInvalidDeliveryConfigs(t *testing.T) {
 	cases := map[string][]string{
-		"invalid-delivery-two-queue-sources.yml":  {"invalid-delivery-two-queue-sources.yml:2:", "delivery.queue", "exactly one of command, file and url (got 2)"},
-		"invalid-delivery-relative-command.yml":   {"invalid-delivery-relative-command.yml:3:", "delivery.queue.command", `"postqueue" must be an absolute path`},
-		"invalid-delivery-bad-field.yml":          {"invalid-delivery-bad-field.yml:5:", "delivery.stats.fields.delivered", "invalid jq expression"},
-		"invalid-delivery-keep-last.yml":          {"invalid-delivery-keep-last.yml:4:", "delivery.stats.keep_last", "between 1 and 50", "got 500"},
+		"invalid-delivery-two-queue-sources.yml":    {"invalid-delivery-two-queue-sources.yml:2:", "delivery.queue", "exactly one of command, file and url (got 2)"},
+		"invalid-delivery-relative-command.yml":     {"invalid-delivery-relative-command.yml:3:", "delivery.queue.command", `"postqueue" must be an absolute path`},
+		"invalid-delivery-bad-field.yml":            {"invalid-delivery-bad-field.yml:5:", "delivery.stats.fields.delivered", "invalid jq expression"},
+		"invalid-delivery-keep-last.yml":            {"invalid-delivery-keep-last.yml:4:", "delivery.stats.keep_last", "between 1 and 50", "got 500"},
 		"invalid-delivery-ses-half-credentials.yml": {"invalid-delivery-ses-half-credentials.yml:2:", "delivery.ses", "give both access_key_id_file and secret_access_key_file, or neither", "invalid-delivery-ses-half-credentials.yml:5:", "delivery.ses.window"},
-		"invalid-delivery-timeout.yml":            {"invalid-delivery-timeout.yml:5:", "delivery.queue.timeout", "at most four intervals"},
+		"invalid-delivery-timeout.yml":              {"invalid-delivery-timeout.yml:5:", "delivery.queue.timeout", "at most four intervals"},
 	}
 	checkInvalid(t, cases)
 }
