@@ -77,28 +77,14 @@ func ReadFileBounded(path string, limit int64, what string) ([]byte, error) {
 // Parse decodes a config document; file is used in error messages and to
 // resolve relative paths.
 func Parse(file string, data []byte) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, locate(file, err)
-	}
 	cfg := &Config{}
-	if len(bytes.TrimSpace(data)) > 0 {
-		// A fresh strict decoder over the bytes: custom unmarshalers that
-		// call node.Decode would lose strictness, so the schema types have
-		// none except for scalar leaves (Duration, URL).
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-			return nil, locate(file, err)
-		}
-		var extra yaml.Node
-		if err := dec.Decode(&extra); err == nil {
-			return nil, fmt.Errorf("%s: more than one YAML document; only one is allowed", file)
-		}
+	root, err := DecodeStrict(file, data, cfg)
+	if err != nil {
+		return nil, err
 	}
 	cfg.File = file
 	cfg.setDefaults()
-	v := NewValidator(file, &root)
+	v := NewValidator(file, root)
 	cfg.validate(v)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -106,15 +92,38 @@ func Parse(file string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// DecodeStrict decodes one YAML document into out, refusing unknown keys,
+// wrong types and further documents, with errors as "file:line: msg". It
+// returns the node tree for a Validator, which names lines in its errors.
+// Every YAML file of the product (config, acknowledgements, exemptions)
+// goes through it.
+func DecodeStrict(file string, data []byte, out any) (*yaml.Node, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, locate(file, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &root, nil
+	}
+	// A fresh strict decoder over the bytes: custom unmarshalers that call
+	// node.Decode would lose strictness, so the schema types have none
+	// except for scalar leaves (Duration, URL).
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
+		return nil, locate(file, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("%s: more than one YAML document; only one is allowed", file)
+	}
+	return &root, nil
+}
+
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
 // locate turns yaml.v3's "line N: msg" errors into "file:N: msg", one per line.
-func locate(file string, err error) error { return LocateYAMLError(file, err) }
-
-// LocateYAMLError turns yaml.v3's "line N: msg" errors into "file:N: msg",
-// one per line; other strict YAML files of the product (exemptions,
-// acknowledgements) use it too.
-func LocateYAMLError(file string, err error) error {
+func locate(file string, err error) error {
 	var te *yaml.TypeError
 	var msgs []string
 	if errors.As(err, &te) {

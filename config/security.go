@@ -1,17 +1,12 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/itchyny/gojq"
-	"gopkg.in/yaml.v3"
 
 	"github.com/bosaimail/bosaimail_exporter/internal/cpe"
 )
@@ -415,29 +410,16 @@ type secAckFile struct {
 // LoadAcknowledgements reads and checks an acknowledgement file. Errors
 // name the file, line and key.
 func LoadAcknowledgements(path string) ([]Acknowledgement, error) {
-	f, err := os.Open(path)
+	data, err := ReadFileBounded(path, MaxFileBytes, "acknowledgement file")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileBytes)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, locate(path, err)
 	}
 	var af secAckFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&af); err != nil && !errors.Is(err, io.EOF) {
-		return nil, locate(path, err)
+	root, err := DecodeStrict(path, data, &af)
+	if err != nil {
+		return nil, err
 	}
-	v := NewValidator(path, &root)
+	v := NewValidator(path, root)
 	for i := range af.Acknowledgements {
 		a := &af.Acknowledgements[i]
 		p := fmt.Sprintf("acknowledgements[%d]", i)

@@ -9,10 +9,7 @@
 package exemption
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -136,26 +133,15 @@ var IncidentIDPattern = regexp.MustCompile(`^(.+)-(\d{8}-\d{4})$`)
 
 // Parse decodes and checks an exemption file; file names it in messages.
 func Parse(file string, data []byte) (*File, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, locate(file, err)
-	}
 	out := &File{Path: file}
-	if len(bytes.TrimSpace(data)) > 0 {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-			return nil, locate(file, err)
-		}
-		var extra yaml.Node
-		if err := dec.Decode(&extra); err == nil {
-			return nil, fmt.Errorf("%s: more than one YAML document; only one is allowed", file)
-		}
+	root, err := config.DecodeStrict(file, data, out)
+	if err != nil {
+		return nil, err
 	}
 	out.Path = file
-	setLines(&root, out)
+	setLines(root, out)
 
-	v := config.NewValidator(file, &root)
+	v := config.NewValidator(file, root)
 	if len(out.Exemptions) == 0 {
 		v.Errorf("exemptions", "no exemptions: the file must list at least one (or leave out --exemptions)")
 	}
@@ -269,7 +255,3 @@ func setLines(root *yaml.Node, f *File) {
 		}
 	}
 }
-
-// locate names the file and line of a YAML error, as the exporter's config
-// does.
-func locate(file string, err error) error { return config.LocateYAMLError(file, err) }
