@@ -1,6 +1,8 @@
 // Service-level alerts: the service down, the availability budget burning,
 // the yearly outage budget, planned stops (for inhibition) and the health of
 // the monitoring itself (exporter down, monitoring gap, Watchdog).
+local service = import '../lib/service.libsonnet';
+
 {
   local cfg = self._config,
   local runbook(name) = cfg.runbookURL + '#' + std.asciiLower(name),
@@ -15,10 +17,16 @@
           {
             alert: 'BosaiMailServiceDown',
             // Down from every exporter instance and not in a planned stop.
+            // The raw series, not the recorded bosaimail:service_up: that
+            // is sampled once per availabilityInterval, which would add up
+            // to that much to the time before the page.
             expr: |||
-              bosaimail:service_up == 0
-              unless on (service) (bosaimail:maintenance_active == 1)
-            |||,
+              %(up)s == 0
+              unless on (service) (%(maintenance)s == 1)
+            ||| % {
+              up: service.up(service.upPerInstance(cfg.selector)),
+              maintenance: service.maintenanceActive(cfg.selector),
+            },
             'for': cfg.serviceDownFor,
             labels: {
               severity: 'critical',

@@ -6,6 +6,8 @@
 // evaluation: 1 up, 0 down, and no sample at all during planned maintenance
 // or while no exporter was scraped. Averages over that series therefore take
 // maintenance and monitoring gaps out of numerator and denominator alike.
+local service = import '../lib/service.libsonnet';
+
 {
   local cfg = self._config,
   local unique(a) = std.set(a),
@@ -30,23 +32,17 @@
           {
             // Per exporter instance: every critical check of the service up.
             record: 'bosaimail:service_up:instance',
-            expr: |||
-              min by (service, instance) (bosaimail_check_up{%(selector)s, critical="true"})
-            ||| % cfg,
+            expr: '%s\n' % service.upPerInstance(cfg.selector),
           },
           {
             // Up if at least one instance sees every critical check up: one
             // vantage point's network trouble is not an outage.
             record: 'bosaimail:service_up',
-            expr: |||
-              max by (service) (bosaimail:service_up:instance)
-            |||,
+            expr: '%s\n' % service.up('bosaimail:service_up:instance'),
           },
           {
             record: 'bosaimail:maintenance_active',
-            expr: |||
-              max by (service) (bosaimail_maintenance_active{%(selector)s})
-            ||| % cfg,
+            expr: '%s\n' % service.maintenanceActive(cfg.selector),
           },
           {
             // The contract's view: up (1) or down (0) outside planned stops;
