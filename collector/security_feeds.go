@@ -186,58 +186,91 @@ func secSortMatched(m []secMatched) {
 	sort.Slice(m, func(i, j int) bool { return m[i].ID < m[j].ID })
 }
 
+// secSweep runs a feed's query for every key (one per inventory product),
+// page by page: fc.RequestInterval between any two requests (the feeds'
+// rate limits), at most secMaxPages per key. page reads the page of key that
+// begins at start and tells where the next one begins, if any.
+func secSweep(ctx context.Context, feed string, fc *config.FeedConfig, keys []string, first int,
+	page func(key string, start int) (next int, more bool, err error)) error {
+	requests := 0
+	for _, key := range keys {
+		start := first
+		for n := 0; ; n++ {
+			if n >= secMaxPages {
+				return fetch.Errorf(fetch.ReasonPayload, "%s: more than %d pages for %s", feed, secMaxPages, key)
+			}
+			if requests > 0 {
+				if err := secPause(ctx, fc.RequestInterval.D()); err != nil {
+					return err
+				}
+			}
+			requests++
+			next, more, err := page(key, start)
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
+			start = next
+		}
+	}
+	return nil
+}
+
+// secSweepKeys are the product-level query keys of a feed: prefix, then
+// part:vendor:product.
+func secSweepKeys(inv []config.Software, prefix string) []string {
+	var keys []string
+	for _, q := range secQueries(inv) {
+		keys = append(keys, prefix+q.Part+":"+q.Vendor+":"+q.Product)
+	}
+	return keys
+}
+
+// consider counts a feed entry and keeps it if it applies to the inventory.
+func (r *secFeedResult) consider(a advisory.Advisory, inv []config.Software, names []cpe.Name, byID map[string]int) {
+	r.Entries++
+	if m, ok := secMatch(a, inv, names); ok {
+		r.keep(m, byID)
+	}
+}
+
 // jvnSweep queries MyJVN getVulnOverviewList per product, page by page.
 func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, limit int64, inv []config.Software, prev *secFeedResult) (secFeedResult, error) {
 	res := secFeedResult{PerProduct: map[string]int{}}
 	names := secNames(inv)
 	byID := map[string]int{}
-	for qi, q := range secQueries(inv) {
-		cpeName := "cpe:/" + q.Part + ":" + q.Vendor + ":" + q.Product
-		start := 1
-		for page := 0; ; page++ {
-			if page >= secMaxPages {
-				return res, fetch.Errorf(fetch.ReasonPayload, "JVN: more than %d pages for %s", secMaxPages, cpeName)
-			}
-			if qi > 0 || page > 0 {
-				if err := secPause(ctx, fc.RequestInterval.D()); err != nil {
-					return res, err
-				}
-			}
-			v := url.Values{}
-			v.Set("method", "getVulnOverviewList")
-			v.Set("feed", "hnd")
-			v.Set("lang", "ja")
-			v.Set("cpeName", cpeName)
-			v.Set("startItem", strconv.Itoa(start))
-			v.Set("maxCountItem", strconv.Itoa(fc.PageSize))
-			// Without these MyJVN only lists the last week.
-			v.Set("rangeDatePublic", "n")
-			v.Set("rangeDatePublished", "n")
-			v.Set("rangeDateFirstPublished", "n")
-			u := fc.URL.String() + "?" + v.Encode()
-			var st advisory.JVNStatus
-			err := secStream(ctx, client, u, nil, limit, func(r io.Reader) error {
-				var err error
-				st, err = advisory.DecodeJVN(r, func(a advisory.Advisory) error {
-					res.Entries++
-					m, ok := secMatch(a, inv, names)
-					if !ok {
-						return nil
-					}
-					res.keep(m, byID)
-					return nil
-				})
-				return err
+	err := secSweep(ctx, "JVN", fc, secSweepKeys(inv, "cpe:/"), 1, func(cpeName string, start int) (int, bool, error) {
+		v := url.Values{}
+		v.Set("method", "getVulnOverviewList")
+		v.Set("feed", "hnd")
+		v.Set("lang", "ja")
+		v.Set("cpeName", cpeName)
+		v.Set("startItem", strconv.Itoa(start))
+		v.Set("maxCountItem", strconv.Itoa(fc.PageSize))
+		// Without these MyJVN only lists the last week.
+		v.Set("rangeDatePublic", "n")
+		v.Set("rangeDatePublished", "n")
+		v.Set("rangeDateFirstPublished", "n")
+		var st advisory.JVNStatus
+		err := secStream(ctx, client, fc.URL.String()+"?"+v.Encode(), nil, limit, func(r io.Reader) error {
+			var err error
+			st, err = advisory.DecodeJVN(r, func(a advisory.Advisory) error {
+				res.consider(a, inv, names, byID)
+				return nil
 			})
-			if err != nil {
-				return res, err
-			}
-			res.PerProduct[cpeName] = st.TotalRes
-			if st.TotalResRet <= 0 || st.FirstRes+st.TotalResRet-1 >= st.TotalRes {
-				break
-			}
-			start = st.FirstRes + st.TotalResRet
+			return err
+		})
+		if err != nil {
+			return 0, false, err
 		}
+		res.PerProduct[cpeName] = st.TotalRes
+		next := st.FirstRes + st.TotalResRet
+		return next, st.TotalResRet > 0 && next-1 < st.TotalRes, nil
+	})
+	if err != nil {
+		return res, err
 	}
 	if err := secCheckEmpty("JVN", prev, res.PerProduct); err != nil {
 		return res, err
@@ -256,50 +289,33 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 	if fc.APIKey != "" {
 		header.Set("apiKey", fc.APIKey)
 	}
-	for qi, q := range secQueries(inv) {
-		match := "cpe:2.3:" + q.Part + ":" + q.Vendor + ":" + q.Product
-		start := 0
-		for page := 0; ; page++ {
-			if page >= secMaxPages {
-				return res, fetch.Errorf(fetch.ReasonPayload, "NVD: more than %d pages for %s", secMaxPages, match)
-			}
-			if qi > 0 || page > 0 {
-				if err := secPause(ctx, fc.RequestInterval.D()); err != nil {
-					return res, err
-				}
-			}
-			v := url.Values{}
-			v.Set("virtualMatchString", match)
-			v.Set("resultsPerPage", strconv.Itoa(fc.PageSize))
-			v.Set("startIndex", strconv.Itoa(start))
-			u := fc.URL.String() + "?" + v.Encode()
-			var pg advisory.NVDPage
-			err := secStream(ctx, client, u, header, limit, func(r io.Reader) error {
-				var err error
-				pg, err = advisory.DecodeNVD(r, func(a advisory.Advisory) error {
-					res.Entries++
-					res.SeenCVEs[a.ID] = true
-					m, ok := secMatch(a, inv, names)
-					if !ok {
-						return nil
-					}
-					res.keep(m, byID)
-					return nil
-				})
-				return err
+	err := secSweep(ctx, "NVD", fc, secSweepKeys(inv, "cpe:2.3:"), 0, func(match string, start int) (int, bool, error) {
+		v := url.Values{}
+		v.Set("virtualMatchString", match)
+		v.Set("resultsPerPage", strconv.Itoa(fc.PageSize))
+		v.Set("startIndex", strconv.Itoa(start))
+		var pg advisory.NVDPage
+		err := secStream(ctx, client, fc.URL.String()+"?"+v.Encode(), header, limit, func(r io.Reader) error {
+			var err error
+			pg, err = advisory.DecodeNVD(r, func(a advisory.Advisory) error {
+				res.SeenCVEs[a.ID] = true
+				res.consider(a, inv, names, byID)
+				return nil
 			})
-			if err != nil {
-				return res, err
-			}
-			if pg.StartIndex != start {
-				return res, fetch.Errorf(fetch.ReasonPayload, "NVD answered startIndex %d to a request for %d", pg.StartIndex, start)
-			}
-			res.PerProduct[match] = pg.TotalResults
-			if pg.Count == 0 || start+pg.Count >= pg.TotalResults {
-				break
-			}
-			start += pg.Count
+			return err
+		})
+		if err != nil {
+			return 0, false, err
 		}
+		if pg.StartIndex != start {
+			return 0, false, fetch.Errorf(fetch.ReasonPayload, "NVD answered startIndex %d to a request for %d", pg.StartIndex, start)
+		}
+		res.PerProduct[match] = pg.TotalResults
+		next := start + pg.Count
+		return next, pg.Count > 0 && next < pg.TotalResults, nil
+	})
+	if err != nil {
+		return res, err
 	}
 	if err := secCheckEmpty("NVD", prev, res.PerProduct); err != nil {
 		return res, err
