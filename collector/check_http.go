@@ -66,6 +66,12 @@ func probeHTTP(ctx context.Context, chk *config.Check, res *ProbeResult) error {
 		DisableKeepAlives:      true,
 		DisableCompression:     false,
 		MaxResponseHeaderBytes: 64 << 10,
+		// A check sends one small request and reads one bounded answer
+		// over a connection used once; the 4 KiB defaults only add to the
+		// peak heap when hundreds of checks run at once (about 2 MB of
+		// peak RSS with 200 checks, bench/compare).
+		WriteBufferSize: 1 << 10,
+		ReadBufferSize:  2 << 10,
 		// HTTP/1.1, as most health checkers speak: setting up h2 would add
 		// to the cost of a connection that carries one request.
 		ForceAttemptHTTP2: false,
