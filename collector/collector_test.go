@@ -34,7 +34,9 @@ func (s stuckCollector) Update(_ context.Context, ch chan<- prometheus.Metric) e
 	return nil
 }
 
-var stuckRelease = make(chan struct{})
+// stuckRelease is what the next teststuck collector waits for; each test
+// that uses one makes a fresh channel (so -count=N works).
+var stuckRelease chan struct{}
 
 func init() {
 	registerCollector("testpanic", false, func(Env) (Collector, error) { return panicCollector{}, nil })
@@ -84,6 +86,7 @@ bosaimail_testonly_value 42
 }
 
 func TestStuckCollectorIsAbandonedAtDeadline(t *testing.T) {
+	stuckRelease = make(chan struct{})
 	defer close(stuckRelease) // let the straggler finish after the scrape
 	reg := gatherSet(t, []string{"teststuck", "testok"}, 200*time.Millisecond)
 	want := `
