@@ -2,17 +2,13 @@ package collector
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/health"
 	healthtypes "github.com/aws/aws-sdk-go-v2/service/health/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/smithy-go"
 
 	"github.com/bosaimail/bosaimail_exporter/internal/cloudstatus"
 	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
@@ -64,6 +60,7 @@ func newAWSHealthRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult
 	client := health.NewFromConfig(cfg, func(o *health.Options) {
 		o.BaseEndpoint = s.awsEndpoint()
 		o.HTTPClient = s.awsHTTPClient()
+		o.Logger = newAWSLogger(s.env.Logger, s.cfg.Name)
 	})
 	filter := &healthtypes.EventFilter{
 		EventStatusCodes: []healthtypes.EventStatusCode{healthtypes.EventStatusCodeOpen, healthtypes.EventStatusCodeUpcoming},
@@ -151,6 +148,7 @@ func newAWSSESRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult, e
 	client := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
 		o.BaseEndpoint = s.awsEndpoint()
 		o.HTTPClient = s.awsHTTPClient()
+		o.Logger = newAWSLogger(s.env.Logger, s.cfg.Name)
 	})
 	return func(ctx context.Context) (cloudResult, error) {
 		out, err := client.GetAccount(ctx, &sesv2.GetAccountInput{})
@@ -181,42 +179,4 @@ func quotaRatio(used, limit float64) float64 {
 		return 0
 	}
 	return used / limit
-}
-
-// awsErr classifies SDK errors into the bounded reasons.
-func awsErr(op string, err error) error {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		switch code := re.HTTPStatusCode(); {
-		case code == http.StatusTooManyRequests:
-			return fetch.Errorf(fetch.ReasonRateLimit, "%s: %v", op, err)
-		case code >= 300:
-			return fetch.Errorf(fetch.ReasonStatus, "%s: %v", op, err)
-		}
-	}
-	var de *smithy.DeserializationError
-	if errors.As(err, &de) {
-		return fetch.Errorf(fetch.ReasonDecode, "%s: %v", op, err)
-	}
-	return fetch.Errorf(fetch.Reason(err), "%s: %v", op, err)
-}
-
-// limitBody bounds every SDK response body: the SDK reads bodies itself.
-type limitBody struct {
-	next  http.RoundTripper
-	limit int64
-}
-
-func (l limitBody) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := l.next.RoundTrip(req)
-	if err != nil || l.limit <= 0 {
-		return resp, err
-	}
-	resp.Body = limitedBody{Reader: fetch.LimitedReader(resp.Body, l.limit), Closer: resp.Body}
-	return resp, nil
-}
-
-type limitedBody struct {
-	io.Reader
-	io.Closer
 }

@@ -2,19 +2,17 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
+	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
-	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
 var (
@@ -48,7 +46,7 @@ func newDeliverySESCollector(env Env) (Collector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	client, err := newDeliverySESClient(s)
+	client, err := newDeliverySESClient(s, env.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +56,7 @@ func newDeliverySESCollector(env Env) (Collector, error) {
 		Refresh: func(ctx context.Context) (deliverySESStats, error) {
 			out, err := client.GetSendStatistics(ctx, &ses.GetSendStatisticsInput{})
 			if err != nil {
-				return deliverySESStats{}, &fetch.Error{Reason: deliverySESReason(err), Err: err}
+				return deliverySESStats{}, awsErr("ses GetSendStatistics", err)
 			}
 			var st deliverySESStats
 			since := now().Add(-s.Window.D())
@@ -90,7 +88,7 @@ const sesMaxBodyBytes = 4 << 20
 // newDeliverySESClient uses the key files when configured, else the SDK's
 // default credential chain (environment, shared files, SSO, instance role);
 // credentials are fetched lazily, under a refresh's deadline.
-func newDeliverySESClient(s *config.SESSource) (*ses.Client, error) {
+func newDeliverySESClient(s *config.SESSource, logger log.Logger) (*ses.Client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(s.Region),
 		// The Source retries on its own schedule with backoff; the SDK's
@@ -109,25 +107,10 @@ func newDeliverySESClient(s *config.SESSource) (*ses.Client, error) {
 		if !s.Endpoint.IsZero() {
 			o.BaseEndpoint = aws.String(s.Endpoint.String())
 		}
-		o.HTTPClient = &http.Client{
-			Transport: limitBody{next: http.DefaultTransport.(*http.Transport).Clone(), limit: sesMaxBodyBytes},
-			Timeout:   s.Timeout.D(),
-		}
+		// The source's context carries the timeout.
+		o.HTTPClient = boundedDoer{next: o.HTTPClient, limit: sesMaxBodyBytes}
+		o.Logger = newAWSLogger(logger, "ses")
 	}), nil
-}
-
-// deliverySESReason keeps the SDK's errors in the bounded reason set.
-func deliverySESReason(err error) string {
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		switch code := re.HTTPStatusCode(); {
-		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-			return fetch.ReasonRateLimit
-		case code >= 400:
-			return fetch.ReasonStatus
-		}
-	}
-	return fetch.Reason(err)
 }
 
 func (c *deliverySESCollector) Run(ctx context.Context) {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -316,7 +317,8 @@ func TestDeliverySES(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mode.Store("ok")
 			cfg := deliveryConfig(t, tc.yml, tc.files)
-			col, err := newDeliverySESCollector(Env{Config: cfg, Logger: log.NewNopLogger(), Now: func() time.Time { return time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) }})
+			var logs bytes.Buffer
+			col, err := newDeliverySESCollector(Env{Config: cfg, Logger: log.NewLogfmtLogger(log.NewSyncWriter(&logs)), Now: func() time.Time { return time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -354,6 +356,11 @@ bosaimail_delivery_latest_datapoint_timestamp_seconds{source="ses"} 1.7955693e+0
 				}
 				gatherDelivery(t, c, golden+`bosaimail_source_up{collector="delivery_ses",source="ses"} 0
 `, append(names, "bosaimail_source_up")...)
+			}
+			// The SDK's own complaint about the cut body reaches the
+			// exporter's logger, not stderr.
+			if l := logs.String(); !strings.Contains(l, "component=aws-sdk") || !strings.Contains(l, "source=ses") {
+				t.Errorf("SDK log lines not in the exporter's log: %q", l)
 			}
 		})
 	}

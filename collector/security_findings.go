@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -78,7 +77,7 @@ func newSecurityFindings(env Env) (Collector, error) {
 			f.client = nil
 		}
 		f.sh = func(ctx context.Context) (securityhub.GetFindingsAPIClient, error) {
-			return newSecurityHubClient(ctx, fc, f.client)
+			return newSecurityHubClient(ctx, fc, f.client, logger)
 		}
 		f.src = &Source[secFindingsResult]{
 			Collector: "security_findings", Name: fc.Name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(),
@@ -91,7 +90,7 @@ func newSecurityFindings(env Env) (Collector, error) {
 
 // newSecurityHubClient uses the standard AWS credential chain (environment,
 // shared files, instance role); Endpoint overrides the service endpoint.
-func newSecurityHubClient(ctx context.Context, fc *config.FindingsFeed, hc *http.Client) (securityhub.GetFindingsAPIClient, error) {
+func newSecurityHubClient(ctx context.Context, fc *config.FindingsFeed, hc *http.Client, logger log.Logger) (securityhub.GetFindingsAPIClient, error) {
 	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(fc.Region))
 	if err != nil {
 		return nil, fetch.Errorf(fetch.ReasonOther, "AWS configuration: %v", err)
@@ -100,6 +99,10 @@ func newSecurityHubClient(ctx context.Context, fc *config.FindingsFeed, hc *http
 		if hc != nil {
 			o.HTTPClient = hc
 		}
+		// A page of 100 ASFF findings is at most a few MB; the bound of a
+		// findings download applies.
+		o.HTTPClient = boundedDoer{next: o.HTTPClient, limit: secFindingsMaxBytes}
+		o.Logger = newAWSLogger(logger, fc.Name)
 		if !fc.Endpoint.IsZero() {
 			o.BaseEndpoint = aws.String(fc.Endpoint.String())
 		}
@@ -159,7 +162,7 @@ func (f *secFindingsFeed) securityHub(ctx context.Context, res *secFindingsResul
 		}
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return &fetch.Error{Reason: fetch.Reason(err), Err: fmt.Errorf("Security Hub GetFindings: %w", err)}
+			return awsErr("Security Hub GetFindings", err)
 		}
 		for _, fd := range out.Findings {
 			label := ""
