@@ -130,9 +130,17 @@ func run(args []string) int {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		// The server's own complaints (a failed TLS handshake, a panicking
+		// handler) in the exporter's log format, as Prometheus does.
+		ErrorLog: logging.StdError(logger, "http"),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(server, toolkitFlags, logging.Slog(logger, logCfg)) }()
+	webLogger, err := logging.Slog(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	go func() { serveErr <- web.ListenAndServe(server, toolkitFlags, webLogger) }()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)

@@ -4,9 +4,12 @@
 package logging
 
 import (
+	"context"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -32,6 +35,16 @@ func AddFlags(a *kingpin.Application, c *Config) {
 // New builds the logger. Timestamps are UTC RFC 3339 with milliseconds, as
 // Prometheus components log.
 func New(c Config, w io.Writer) (log.Logger, error) {
+	l, err := withTimestamp(c, w)
+	if err != nil {
+		return nil, err
+	}
+	return log.With(l, "caller", log.DefaultCaller), nil
+}
+
+// withTimestamp is the logger without the caller: the slog bridge names
+// the caller itself, from the record.
+func withTimestamp(c Config, w io.Writer) (log.Logger, error) {
 	var l log.Logger
 	switch c.Format {
 	case "", "logfmt":
@@ -55,12 +68,17 @@ func New(c Config, w io.Writer) (log.Logger, error) {
 		return nil, fmt.Errorf("unknown log level %q", c.Level)
 	}
 	l = level.NewFilter(l, opt)
-	l = log.With(l, "ts", log.TimestampFormat(func() time.Time { return time.Now().UTC() }, "2006-01-02T15:04:05.000Z07:00"), "caller", log.DefaultCaller)
-	return l, nil
+	return log.With(l, "ts", log.TimestampFormat(func() time.Time { return time.Now().UTC() }, "2006-01-02T15:04:05.000Z07:00")), nil
 }
 
-// Slog bridges a go-kit logger to *slog.Logger at the configured level.
-func Slog(l log.Logger, c Config) *slog.Logger {
+// Slog is the same log for the one library that wants a *slog.Logger
+// (exporter-toolkit's web server): same writer, format, level and "ts"
+// timestamp, with the caller the bridge takes from the record.
+func Slog(c Config, w io.Writer) (*slog.Logger, error) {
+	l, err := withTimestamp(c, w)
+	if err != nil {
+		return nil, err
+	}
 	lvl := slog.LevelInfo
 	switch c.Level {
 	case "debug":
@@ -70,8 +88,20 @@ func Slog(l log.Logger, c Config) *slog.Logger {
 	case "error":
 		lvl = slog.LevelError
 	}
-	return slog.New(sloggokit.NewGoKitHandler(l, lvl))
+	return slog.New(untimed{sloggokit.NewGoKitHandler(l, lvl)}), nil
 }
+
+// untimed drops a record's own time, so the line carries the logger's "ts"
+// only, as every other line does.
+type untimed struct{ slog.Handler }
+
+func (h untimed) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = time.Time{}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h untimed) WithAttrs(a []slog.Attr) slog.Handler { return untimed{h.Handler.WithAttrs(a)} }
+func (h untimed) WithGroup(n string) slog.Handler      { return untimed{h.Handler.WithGroup(n)} }
 
 // Parse parses the command line of a, whose flags include the ones
 // AddFlags registered into c, and builds the logger: the one start-up
@@ -82,4 +112,22 @@ func Parse(a *kingpin.Application, args []string, c *Config, w io.Writer) (log.L
 		return nil, err
 	}
 	return New(*c, w)
+}
+
+// StdError is a standard library logger (http.Server.ErrorLog) whose lines
+// become error lines of l, each whole line the message: go-kit's
+// StdlibAdapter would take "from 127.0.0.1:38938:" in a TLS handshake error
+// for a file:line caller.
+func StdError(l log.Logger, component string) *stdlog.Logger {
+	return stdlog.New(stdErrorWriter{l: level.Error(l), component: component}, "", 0)
+}
+
+type stdErrorWriter struct {
+	l         log.Logger
+	component string
+}
+
+func (w stdErrorWriter) Write(p []byte) (int, error) {
+	w.l.Log("msg", strings.TrimRight(string(p), "\n"), "component", w.component)
+	return len(p), nil
 }
