@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/atomicfile"
 )
 
 // Advisory sweeps take minutes (NVD pacing) and run every few hours: their
@@ -43,7 +44,7 @@ func secStatePath(dir, feed string) string {
 	return filepath.Join(dir, "security-"+feed+".json")
 }
 
-// secSave writes the value atomically (temp file + rename).
+// secSave writes the value so that a crash leaves the old or the new state.
 func secSave[T any](path string, inv []config.Software, v T, now time.Time) error {
 	if path == "" {
 		return nil
@@ -55,11 +56,7 @@ func secSave[T any](path string, inv []config.Software, v T, now time.Time) erro
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o640); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, data, 0o640)
 }
 
 // secLoad reads a saved value; ok is false when there is none, it is

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/atomicfile"
 )
 
 // Formats are the output formats, in the order they are written.
@@ -72,13 +73,13 @@ func (r *Report) Write(dir string, formats []string) ([]string, error) {
 		}
 		if err != nil {
 			cleanup()
-			return nil, fmt.Errorf("writing %s: %w", filepath.Join(dir, o.name), err)
+			return nil, err
 		}
 	}
 	var paths []string
 	for i, o := range outs {
 		p := filepath.Join(dir, o.name)
-		if err := os.Rename(temps[i], p); err != nil {
+		if err := atomicfile.Commit(temps[i], p); err != nil {
 			// The files of this run already in place go too: a report
 			// is whole or absent.
 			cleanup()
@@ -93,25 +94,12 @@ func (r *Report) Write(dir string, formats []string) ([]string, error) {
 }
 
 func writeTemp(dir string, o output) (string, error) {
-	f, err := os.CreateTemp(dir, "."+o.name+".*.tmp")
-	if err != nil {
-		return "", err
-	}
+	p := filepath.Join(dir, o.name)
 	var buf bytes.Buffer
-	err = o.write(&buf)
-	if err == nil {
-		_, err = f.Write(buf.Bytes())
+	if err := o.write(&buf); err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	return f.Name(), err
+	return atomicfile.WriteTemp(p, buf.Bytes(), 0o644)
 }
 
 // text renders a cell for Markdown (human) or CSV (machine).
