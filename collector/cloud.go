@@ -190,22 +190,28 @@ func (s *cloudSource) now() time.Time {
 	return time.Now()
 }
 
+// pendingMaintenance gives the components of a maintenance or scheduled
+// change that has a start and has not ended ("all" when the provider named
+// none), and nothing for any other event.
+func pendingMaintenance(e cloudstatus.Event, now time.Time) []string {
+	if e.Category != cloudstatus.MaintenanceCat && e.Category != cloudstatus.ScheduledChange {
+		return nil
+	}
+	if e.Start.IsZero() || (!e.End.IsZero() && !e.End.After(now)) {
+		return nil
+	}
+	if len(e.Components) == 0 {
+		return []string{"all"}
+	}
+	return e.Components
+}
+
 // nextMaintenance picks, per component, the earliest maintenance or
 // scheduled change that has a start and has not ended.
 func nextMaintenance(events []cloudstatus.Event, now time.Time) map[string]cloudstatus.Event {
 	out := map[string]cloudstatus.Event{}
 	for _, e := range events {
-		if e.Category != cloudstatus.MaintenanceCat && e.Category != cloudstatus.ScheduledChange {
-			continue
-		}
-		if e.Start.IsZero() || (!e.End.IsZero() && !e.End.After(now)) {
-			continue
-		}
-		comps := e.Components
-		if len(comps) == 0 {
-			comps = []string{"all"}
-		}
-		for _, c := range comps {
+		for _, c := range pendingMaintenance(e, now) {
 			if old, ok := out[c]; !ok || e.Start.Before(old.Start) {
 				out[c] = e
 			}
@@ -277,17 +283,7 @@ func (c *cloudCollector) MaintenanceWindows(now time.Time) []CloudMaintenanceWin
 			continue
 		}
 		for _, e := range r.snap.Events {
-			if e.Category != cloudstatus.MaintenanceCat && e.Category != cloudstatus.ScheduledChange {
-				continue
-			}
-			if e.Start.IsZero() || (!e.End.IsZero() && !e.End.After(now)) {
-				continue
-			}
-			comps := e.Components
-			if len(comps) == 0 {
-				comps = []string{"all"}
-			}
-			for _, comp := range comps {
+			for _, comp := range pendingMaintenance(e, now) {
 				for _, svc := range s.cfg.MaintenanceServices {
 					out = append(out, CloudMaintenanceWindow{Service: svc, Provider: s.cfg.Name, Component: comp, Title: e.Title, Start: e.Start, End: e.End})
 				}
