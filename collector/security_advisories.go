@@ -68,21 +68,22 @@ func newSecurityAdvisories(env Env) (Collector, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if a.JVN.Enabled {
-		c.jvn = &Source[secFeedResult]{Collector: "security_advisories", Name: "jvn", Interval: a.JVN.Interval.D(), Timeout: a.JVN.Timeout.D(), Logger: env.Logger, Now: env.Now}
-		c.jvn.Refresh = func(ctx context.Context) (secFeedResult, error) {
-			r, err := jvnSweep(ctx, c.client, &a.JVN, a.MaxBodyBytes, cfg.Inventory, c.prev(c.jvn))
-			return r, c.save("jvn", r, err)
+	// JVN and NVD: a sweep over the inventory, saved after each success
+	// and seeded from the saved state at start.
+	sweepSource := func(name string, fc *config.FeedConfig, sweep secSweepFunc) *Source[secFeedResult] {
+		src := &Source[secFeedResult]{Collector: "security_advisories", Name: name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(), Logger: env.Logger, Now: env.Now}
+		src.Refresh = func(ctx context.Context) (secFeedResult, error) {
+			r, err := sweep(ctx, c.client, fc, a.MaxBodyBytes, cfg.Inventory, c.prev(src))
+			return r, c.save(name, r, err)
 		}
-		c.seed(c.jvn, "jvn")
+		c.seed(src, name)
+		return src
+	}
+	if a.JVN.Enabled {
+		c.jvn = sweepSource("jvn", &a.JVN, jvnSweep)
 	}
 	if a.NVD.Enabled {
-		c.nvd = &Source[secFeedResult]{Collector: "security_advisories", Name: "nvd", Interval: a.NVD.Interval.D(), Timeout: a.NVD.Timeout.D(), Logger: env.Logger, Now: env.Now}
-		c.nvd.Refresh = func(ctx context.Context) (secFeedResult, error) {
-			r, err := nvdSweep(ctx, c.client, &a.NVD, a.MaxBodyBytes, cfg.Inventory, c.prev(c.nvd))
-			return r, c.save("nvd", r, err)
-		}
-		c.seed(c.nvd, "nvd")
+		c.nvd = sweepSource("nvd", &a.NVD, nvdSweep)
 	}
 	if a.KEV.Enabled {
 		c.kev = &Source[secKEV]{Collector: "security_advisories", Name: "kev", Interval: a.KEV.Interval.D(), Timeout: a.KEV.Timeout.D(), Logger: env.Logger, Now: env.Now}

@@ -236,6 +236,10 @@ func (r *secFeedResult) consider(a advisory.Advisory, inv []config.Software, nam
 	}
 }
 
+// secSweepFunc reads a whole feed for the inventory; prev is the last good
+// result (for the "suddenly lists nothing" check).
+type secSweepFunc func(ctx context.Context, client *http.Client, fc *config.FeedConfig, limit int64, inv []config.Software, prev *secFeedResult) (secFeedResult, error)
+
 // jvnSweep queries MyJVN getVulnOverviewList per product, page by page.
 func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, limit int64, inv []config.Software, prev *secFeedResult) (secFeedResult, error) {
 	res := secFeedResult{PerProduct: map[string]int{}}
