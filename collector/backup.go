@@ -101,25 +101,23 @@ func (c *backupCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 		return ErrNoData
 	}
 	for _, s := range c.sources {
-		s.src.CollectStatus(ch)
-		name := s.cfg.Name
-		ch <- prometheus.MustNewConstMetric(backupMaxAgeDesc, prometheus.GaugeValue, s.cfg.MaxAge.D().Seconds(), name)
-		r, ok := s.src.Snapshot()
-		if !ok {
-			continue
-		}
-		last, size := 0.0, 0.0
-		if r.newest != nil {
-			last, size = float64(r.newest.modTime.UnixMilli())/1e3, float64(r.newest.size)
-		}
-		ch <- prometheus.MustNewConstMetric(backupLastDesc, prometheus.GaugeValue, last, name)
-		ch <- prometheus.MustNewConstMetric(backupSizeDesc, prometheus.GaugeValue, size, name)
-		if r.previous != nil {
-			ch <- prometheus.MustNewConstMetric(backupPreviousSizeDesc, prometheus.GaugeValue, float64(r.previous.size), name)
-		}
-		ch <- prometheus.MustNewConstMetric(backupArtefactsDesc, prometheus.GaugeValue, float64(r.artefacts), name)
-		ch <- prometheus.MustNewConstMetric(backupIncompleteDesc, prometheus.GaugeValue, float64(r.incomplete), name)
+		ch <- prometheus.MustNewConstMetric(backupMaxAgeDesc, prometheus.GaugeValue, s.cfg.MaxAge.D().Seconds(), s.cfg.Name)
 	}
+	collectSources(ch, c.sources, func(s *backupSource) *Source[backupResult] { return s.src },
+		func(s *backupSource, r backupResult) {
+			name := s.cfg.Name
+			last, size := 0.0, 0.0
+			if r.newest != nil {
+				last, size = float64(r.newest.modTime.UnixMilli())/1e3, float64(r.newest.size)
+			}
+			ch <- prometheus.MustNewConstMetric(backupLastDesc, prometheus.GaugeValue, last, name)
+			ch <- prometheus.MustNewConstMetric(backupSizeDesc, prometheus.GaugeValue, size, name)
+			if r.previous != nil {
+				ch <- prometheus.MustNewConstMetric(backupPreviousSizeDesc, prometheus.GaugeValue, float64(r.previous.size), name)
+			}
+			ch <- prometheus.MustNewConstMetric(backupArtefactsDesc, prometheus.GaugeValue, float64(r.artefacts), name)
+			ch <- prometheus.MustNewConstMetric(backupIncompleteDesc, prometheus.GaugeValue, float64(r.incomplete), name)
+		})
 	return nil
 }
 

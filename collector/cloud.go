@@ -118,14 +118,8 @@ func (c *cloudCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 	if len(c.sources) == 0 {
 		return ErrNoData
 	}
-	for _, s := range c.sources {
-		s.src.CollectStatus(ch)
-		r, ok := s.src.Snapshot()
-		if !ok {
-			continue
-		}
-		s.collect(r, ch)
-	}
+	collectSources(ch, c.sources, func(s *cloudSource) *Source[cloudResult] { return s.src },
+		func(s *cloudSource, r cloudResult) { s.collect(r, ch) })
 	return nil
 }
 

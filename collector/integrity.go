@@ -92,31 +92,27 @@ func (c *integrityCollector) Update(ctx context.Context, ch chan<- prometheus.Me
 	if len(c.sources) == 0 {
 		return ErrNoData
 	}
-	for _, s := range c.sources {
-		s.src.CollectStatus(ch)
-		r, ok := s.src.Snapshot()
-		if !ok {
-			continue
-		}
-		name := s.cfg.Name
-		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, extra...)...)
-		}
-		gauge(integrityVerifiedDesc, jobsFloat(r.verified()))
-		gauge(integrityManifestValidDesc, jobsFloat(r.manifestValid))
-		gauge(integrityLastCheckDesc, float64(r.checkedAt.UnixMilli())/1e3)
-		gauge(integrityDurationDesc, r.duration.Seconds())
-		if r.res == nil {
-			continue
-		}
-		gauge(integrityMismatchesDesc, float64(r.res.Problems()))
-		gauge(integrityBytesDesc, float64(r.res.Bytes))
-		gauge(integrityFilesDesc, float64(r.res.OK), "ok")
-		gauge(integrityFilesDesc, float64(len(r.res.Mismatched)), "mismatch")
-		gauge(integrityFilesDesc, float64(len(r.res.Missing)), "missing")
-		gauge(integrityFilesDesc, float64(len(r.res.Unlisted)), "unlisted")
-		gauge(integrityFilesDesc, float64(len(r.res.Unreadable)), "unreadable")
-	}
+	collectSources(ch, c.sources, func(s *integritySource) *Source[integrityResult] { return s.src },
+		func(s *integritySource, r integrityResult) {
+			name := s.cfg.Name
+			gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, extra...)...)
+			}
+			gauge(integrityVerifiedDesc, jobsFloat(r.verified()))
+			gauge(integrityManifestValidDesc, jobsFloat(r.manifestValid))
+			gauge(integrityLastCheckDesc, float64(r.checkedAt.UnixMilli())/1e3)
+			gauge(integrityDurationDesc, r.duration.Seconds())
+			if r.res == nil {
+				return
+			}
+			gauge(integrityMismatchesDesc, float64(r.res.Problems()))
+			gauge(integrityBytesDesc, float64(r.res.Bytes))
+			gauge(integrityFilesDesc, float64(r.res.OK), "ok")
+			gauge(integrityFilesDesc, float64(len(r.res.Mismatched)), "mismatch")
+			gauge(integrityFilesDesc, float64(len(r.res.Missing)), "missing")
+			gauge(integrityFilesDesc, float64(len(r.res.Unlisted)), "unlisted")
+			gauge(integrityFilesDesc, float64(len(r.res.Unreadable)), "unreadable")
+		})
 	return nil
 }
 

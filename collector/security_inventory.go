@@ -150,18 +150,14 @@ func (c *securityInventory) Update(ctx context.Context, ch chan<- prometheus.Met
 	for _, sw := range c.cfg.Inventory {
 		ch <- prometheus.MustNewConstMetric(softwareInfoDesc, prometheus.GaugeValue, 1, sw.Product, sw.Version, sw.Name.String())
 	}
-	for _, s := range c.sources {
-		s.src.CollectStatus(ch)
-		v, ok := s.src.Snapshot()
-		if !ok {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(softwareObservedDesc, prometheus.GaugeValue, 1, s.sw.Product, v)
-		drift := 0.0
-		if cpe.CompareVersions(v, s.sw.Version) != 0 {
-			drift = 1
-		}
-		ch <- prometheus.MustNewConstMetric(softwareDriftDesc, prometheus.GaugeValue, drift, s.sw.Product)
-	}
+	collectSources(ch, c.sources, func(s *secObservedSource) *Source[string] { return s.src },
+		func(s *secObservedSource, v string) {
+			ch <- prometheus.MustNewConstMetric(softwareObservedDesc, prometheus.GaugeValue, 1, s.sw.Product, v)
+			drift := 0.0
+			if cpe.CompareVersions(v, s.sw.Version) != 0 {
+				drift = 1
+			}
+			ch <- prometheus.MustNewConstMetric(softwareDriftDesc, prometheus.GaugeValue, drift, s.sw.Product)
+		})
 	return nil
 }

@@ -189,3 +189,15 @@ func runSources[S any](ctx context.Context, items []S, src func(S) Runner) {
 	}
 	wg.Wait()
 }
+
+// collectSources sends the status of every source of a collector and, for
+// each source that has a last good result, what emit makes of it.
+func collectSources[S, R any](ch chan<- prometheus.Metric, items []S, src func(S) *Source[R], emit func(S, R)) {
+	for _, it := range items {
+		s := src(it)
+		s.CollectStatus(ch)
+		if r, ok := s.Snapshot(); ok {
+			emit(it, r)
+		}
+	}
+}
