@@ -50,6 +50,7 @@ func run(args []string) int {
 		stateDir       = app.Flag("storage.path", "Directory for persisted state (job reports).").Default("data/").String()
 		timeoutOffset  = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' scrape timeout so the answer arrives in time.").Default("0.5s").Duration()
 		defaultTimeout = app.Flag("scrape.default-timeout", "Scrape deadline when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration()
+		maxRequests    = app.Flag("web.max-requests", "Maximum number of scrapes running at once; more are answered 503. 0 disables the limit.").Default("10").Int()
 		toolkitFlags   = kingpinflag.AddFlags(app, defaultPort)
 		logCfg         logging.Config
 	)
@@ -84,6 +85,7 @@ func run(args []string) int {
 		Logger:         logger,
 		TimeoutOffset:  *timeoutOffset,
 		DefaultTimeout: *defaultTimeout,
+		MaxRequests:    *maxRequests,
 		Static:         static,
 	})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 var (
 	_ = collector.NewDesc("config", "last_reload_successful", "Whether the last configuration reload attempt was successful.")
 	_ = collector.NewDesc("config", "last_reload_success_timestamp_seconds", "Timestamp of the last successful configuration reload.")
+	_ = collector.NewTypedDesc("counter", "exporter", "scrapes_rejected_total", "Scrapes answered 503 because --web.max-requests scrapes were already running.")
 )
 
 // Options configure an Exporter.
@@ -41,6 +42,10 @@ type Options struct {
 	DefaultTimeout time.Duration
 	// MaxTimeout caps whatever a scraper asks for.
 	MaxTimeout time.Duration
+	// MaxRequests bounds the scrapes running at once (0: no bound). Every
+	// scrape runs every check, so a runaway client could otherwise open
+	// sockets without end against the very service being watched.
+	MaxRequests int
 	// Static holds the process-wide metrics (go, process, build info).
 	Static *prometheus.Registry
 }
@@ -57,6 +62,9 @@ type Exporter struct {
 	reloadOK      prometheus.Gauge
 	reloadSuccess prometheus.Gauge
 	scrapeOpts    promhttp.HandlerOpts
+	// inflight holds a token per running scrape (nil: unbounded).
+	inflight chan struct{}
+	rejected prometheus.Counter
 }
 
 // New loads the config and starts its collectors. A bad initial config is
@@ -90,6 +98,16 @@ func New(opts Options) (*Exporter, error) {
 	}
 	if err := opts.Static.Register(e.reloadSuccess); err != nil {
 		return nil, err
+	}
+	e.rejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: collector.Namespace, Subsystem: "exporter", Name: "scrapes_rejected_total",
+		Help: "Scrapes answered 503 because --web.max-requests scrapes were already running.",
+	})
+	if err := opts.Static.Register(e.rejected); err != nil {
+		return nil, err
+	}
+	if opts.MaxRequests > 0 {
+		e.inflight = make(chan struct{}, opts.MaxRequests)
 	}
 	e.scrapeOpts = promhttp.HandlerOpts{
 		ErrorLog:      promhttpLogger{opts.Logger},
@@ -185,6 +203,16 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if set == nil {
 		http.Error(w, "exporter is shutting down", http.StatusServiceUnavailable)
 		return
+	}
+	if e.inflight != nil {
+		select {
+		case e.inflight <- struct{}{}:
+			defer func() { <-e.inflight }()
+		default:
+			e.rejected.Inc()
+			http.Error(w, fmt.Sprintf("%d scrapes are already running (--web.max-requests); try again later", cap(e.inflight)), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), e.ScrapeTimeout(r.Header))
 	defer cancel()

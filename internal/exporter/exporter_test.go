@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,5 +158,53 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil || strings.TrimSpace(stderr.String()) != "" {
 		t.Fatalf("promtool check metrics: %v\n%s\n--- scrape ---\n%s", err, stderr.String(), out)
+	}
+}
+
+// TestMaxRequests: with --web.max-requests 1, a scrape that arrives while
+// another is still running its checks is answered 503 and counted; the next
+// one after it is served again.
+func TestMaxRequests(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+	}))
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer slow.Close()
+	defer unblock() // before slow.Close, which waits for handlers
+	p := filepath.Join(t.TempDir(), "bosaimail.yml")
+	writeConfig(t, p, fmt.Sprintf("services: [{name: delivery, checks: [{name: web, kind: http, http: {url: %q}}]}]\n", slow.URL))
+	static := prometheus.NewRegistry()
+	e, err := New(Options{ConfigFile: p, StateDir: t.TempDir(), Collectors: []string{"checks"}, Static: static, MaxRequests: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+
+	first := make(chan string)
+	go func() {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		first <- fmt.Sprint(rec.Code)
+	}()
+	<-entered // the first scrape is inside its check
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "--web.max-requests") {
+		t.Fatalf("second scrape: %d %s", rec.Code, rec.Body)
+	}
+	unblock() // let the first check answer
+	if code := <-first; code != "200" {
+		t.Fatalf("first scrape: %s", code)
+	}
+	out := doScrape(t, e, "")
+	if !strings.Contains(out, "bosaimail_exporter_scrapes_rejected_total 1") {
+		t.Fatalf("rejection not counted:\n%s", out)
 	}
 }
