@@ -299,6 +299,25 @@ type writeTrace struct {
 	net.Conn
 	writes int
 	at     [2]time.Time
+	read   int64
+}
+
+// smtpMaxDialogBytes bounds what a server may send over one dialog (the TLS
+// handshake included): go-smtp reads a reply line without a length limit,
+// so a server that never ends its line would grow memory until the
+// deadline. Real dialogs read a few KB.
+const smtpMaxDialogBytes = 1 << 20
+
+func (w *writeTrace) Read(b []byte) (int, error) {
+	if w.read >= smtpMaxDialogBytes {
+		return 0, fmt.Errorf("server sent more than %d bytes in one dialog", smtpMaxDialogBytes)
+	}
+	if left := smtpMaxDialogBytes - w.read; int64(len(b)) > left {
+		b = b[:left]
+	}
+	n, err := w.Conn.Read(b)
+	w.read += int64(n)
+	return n, err
 }
 
 func (w *writeTrace) Write(b []byte) (int, error) {

@@ -118,6 +118,16 @@ func TestProbeSMTP(t *testing.T) {
 		mailtest.Lines(c, "220 mx.example.jp ESMTP")
 		io.Copy(io.Discard, c) // reads EHLO, never answers
 	})
+	endless := mailtest.ScriptedServer(t, func(c net.Conn) {
+		// A multi-line greeting that never ends: each line is short, so
+		// only the dialog's byte bound stops it.
+		line := []byte(strings.Repeat("220-mx.example.jp ESMTP\r\n", 1000))
+		for {
+			if _, err := c.Write(line); err != nil {
+				return
+			}
+		}
+	})
 	refused := mailtest.FreePort(t)
 
 	for _, tc := range []struct {
@@ -209,13 +219,19 @@ func TestProbeSMTP(t *testing.T) {
 			yaml:   "smtp: {address: {refused}, tls: none}",
 			reason: ReasonConnect,
 		},
+		{
+			// Cut at the dialog's byte bound long before the deadline.
+			name:   "multi-line greeting that never ends",
+			yaml:   "timeout: 30s\nsmtp: {address: {endless}, tls: none}",
+			reason: ReasonBanner,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			body := strings.NewReplacer("{plain}", plain.SMTP, "{secure}", secure.SMTP, "{ca}", caFile,
 				"{pw}", secure.PasswordFile, "{badpw}", badPW, "{expired}", expiredAddr, "{wronghost}", wrongHostAddr,
 				"{implicit}", implicitAddr, "{greet554}", greet554, "{drop}", dropAfterEHLO, "{stall}", stall,
-				"{refused}", refused).Replace(tc.yaml)
+				"{refused}", refused, "{endless}", endless).Replace(tc.yaml)
 			cfg := checkFromYAML(t, "name: smtp\nkind: smtp\n"+body)
 			chk := &cfg.Services[0].Checks[0]
 			ctx, cancel := context.WithTimeout(context.Background(), chk.Timeout.D())
