@@ -97,6 +97,12 @@ local g = import '../lib/dashboard.libsonnet';
           w=12,
           unit='s',
         ),
+        g.timeseries(
+          t('拒否された収集', 'Rejected scrapes'),
+          t('同時に実行できる収集の上限（--web.max-requests）を超えて 503 で断った収集の数。0 以外なら Prometheus 以外のクライアントが /metrics を頻繁に取得していないか確認します。', 'Scrapes answered 503 because --web.max-requests scrapes were already running.'),
+          [g.target('sum by (instance) (increase(bosaimail_exporter_scrapes_rejected_total{%s}[$__rate_interval]))' % cm.f(), '{{instance}}')],
+          w=12,
+        ),
       ],
     ),
   },
