@@ -44,8 +44,9 @@ type awsDoer interface {
 }
 
 // boundedDoer bounds every response body of an SDK client, which reads
-// bodies itself. Wrapping the SDK's own client (rather than replacing it)
-// keeps what LoadDefaultConfig set up, such as AWS_CA_BUNDLE.
+// bodies itself. It wraps either the SDK's own client (keeping what
+// LoadDefaultConfig set up, such as AWS_CA_BUNDLE) or a source's client of
+// our own (a cloud source's tls_config and timeout).
 type boundedDoer struct {
 	next  awsDoer
 	limit int64
@@ -57,22 +58,6 @@ func (d boundedDoer) Do(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	resp.Body = limitedBody{Reader: fetch.LimitedReader(resp.Body, d.limit), Closer: resp.Body}
-	return resp, nil
-}
-
-// limitBody is the same bound as a RoundTripper, for a client of our own
-// (a cloud source's tls_config).
-type limitBody struct {
-	next  http.RoundTripper
-	limit int64
-}
-
-func (l limitBody) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := l.next.RoundTrip(req)
-	if err != nil || l.limit <= 0 {
-		return resp, err
-	}
-	resp.Body = limitedBody{Reader: fetch.LimitedReader(resp.Body, l.limit), Closer: resp.Body}
 	return resp, nil
 }
 

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -41,8 +40,8 @@ func (s *cloudSource) awsConfig() (aws.Config, error) {
 
 // awsHTTPClient is the source's client (tls_config, timeout) with every
 // response body bounded: the SDK reads bodies itself.
-func (s *cloudSource) awsHTTPClient() *http.Client {
-	return &http.Client{Transport: limitBody{next: s.client.Transport, limit: s.cfg.MaxBodyBytes}, Timeout: s.client.Timeout}
+func (s *cloudSource) awsHTTPClient() awsDoer {
+	return boundedDoer{next: s.client, limit: s.cfg.MaxBodyBytes}
 }
 
 func (s *cloudSource) awsEndpoint() *string {
