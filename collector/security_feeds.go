@@ -28,17 +28,6 @@ type secMatched struct {
 	KnownExploited bool
 }
 
-// keep records a matched advisory once; a later listing of the same ID
-// (another page or product) replaces the earlier one.
-func (r *secFeedResult) keep(m secMatched, byID map[string]int) {
-	if i, dup := byID[m.ID]; dup {
-		r.Matched[i] = m
-		return
-	}
-	byID[m.ID] = len(r.Matched)
-	r.Matched = append(r.Matched, m)
-}
-
 // secFeedResult is what a JVN or NVD sweep keeps: the matched advisories
 // only, plus what it saw, so memory does not grow with the feed.
 type secFeedResult struct {
@@ -182,10 +171,6 @@ func secCheckEmpty(feed string, prev *secFeedResult, cur map[string]int) error {
 	return nil
 }
 
-func secSortMatched(m []secMatched) {
-	sort.Slice(m, func(i, j int) bool { return m[i].ID < m[j].ID })
-}
-
 // secSweep runs a feed's query for every key (one per inventory product),
 // page by page: fc.RequestInterval between any two requests (the feeds'
 // rate limits), at most secMaxPages per key. page reads the page of key that
@@ -228,12 +213,34 @@ func secSweepKeys(inv []config.Software, prefix string) []string {
 	return keys
 }
 
-// consider counts a feed entry and keeps it if it applies to the inventory.
+// consider counts a feed entry and keeps it if it applies to the
+// inventory, once: a later listing of the same ID (another page or product)
+// replaces the earlier one.
 func (r *secFeedResult) consider(a advisory.Advisory, inv []config.Software, names []cpe.Name, byID map[string]int) {
 	r.Entries++
-	if m, ok := secMatch(a, inv, names); ok {
-		r.keep(m, byID)
+	m, ok := secMatch(a, inv, names)
+	if !ok {
+		return
 	}
+	if i, dup := byID[m.ID]; dup {
+		r.Matched[i] = m
+		return
+	}
+	byID[m.ID] = len(r.Matched)
+	r.Matched = append(r.Matched, m)
+}
+
+// finish ends a sweep: its error if any, else the "suddenly lists nothing"
+// check against prev, else the matches in ID order.
+func (r *secFeedResult) finish(feed string, prev *secFeedResult, err error) (secFeedResult, error) {
+	if err == nil {
+		err = secCheckEmpty(feed, prev, r.PerProduct)
+	}
+	if err != nil {
+		return *r, err
+	}
+	sort.Slice(r.Matched, func(i, j int) bool { return r.Matched[i].ID < r.Matched[j].ID })
+	return *r, nil
 }
 
 // secSweepFunc reads a whole feed for the inventory; prev is the last good
@@ -273,14 +280,7 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 		next := st.FirstRes + st.TotalResRet
 		return next, st.TotalResRet > 0 && next-1 < st.TotalRes, nil
 	})
-	if err != nil {
-		return res, err
-	}
-	if err := secCheckEmpty("JVN", prev, res.PerProduct); err != nil {
-		return res, err
-	}
-	secSortMatched(res.Matched)
-	return res, nil
+	return res.finish("JVN", prev, err)
 }
 
 // nvdSweep queries the NVD CVE API 2.0 per product (virtualMatchString),
@@ -318,14 +318,7 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 		next := start + pg.Count
 		return next, pg.Count > 0 && next < pg.TotalResults, nil
 	})
-	if err != nil {
-		return res, err
-	}
-	if err := secCheckEmpty("NVD", prev, res.PerProduct); err != nil {
-		return res, err
-	}
-	secSortMatched(res.Matched)
-	return res, nil
+	return res.finish("NVD", prev, err)
 }
 
 // secKEV is the set of known exploited CVE IDs.
