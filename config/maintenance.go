@@ -3,8 +3,6 @@ package config
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/internal/maintenance"
@@ -184,19 +182,11 @@ func (m *MaintenanceConfig) validate(v *Validator, path string, cfg *Config) {
 
 // ReadCalendarFile reads and parses an iCalendar file of at most limit bytes.
 func ReadCalendarFile(path string, limit int64) ([]maintenance.Event, error) {
-	f, err := os.Open(path)
+	data, err := ReadFileBounded(path, limit, "calendar file")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, fmt.Errorf("reading %s: %v", path, err)
-	}
-	if int64(buf.Len()) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	events, err := maintenance.ParseICS(&buf, Tokyo)
+	events, err := maintenance.ParseICS(bytes.NewReader(data), Tokyo)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}

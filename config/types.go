@@ -3,9 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -98,17 +96,9 @@ func ReadSecretFile(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("no secret file configured")
 	}
-	f, err := os.Open(path)
+	buf, err := ReadFileBounded(path, MaxSecretBytes, "secret file")
 	if err != nil {
-		return "", fmt.Errorf("reading secret file: %w", err)
-	}
-	defer f.Close()
-	buf, err := io.ReadAll(io.LimitReader(f, MaxSecretBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("reading secret file %s: %w", path, err)
-	}
-	if len(buf) > MaxSecretBytes {
-		return "", fmt.Errorf("secret file %s is larger than %d bytes", path, MaxSecretBytes)
+		return "", err
 	}
 	return strings.TrimSpace(string(buf)), nil
 }
