@@ -212,27 +212,19 @@ func TestPanelsReturnData(t *testing.T) {
 	defer cancel()
 	// Wait until every rule group has been evaluated twice (the outage
 	// rules read their own previous value).
-	var seen map[string]int
+	evals := map[string]map[string]bool{} // group -> distinct last evaluations seen
 	for {
 		groups, err := ruleGroups(ctx, base)
-		if err == nil {
-			done := len(groups) > 0
-			if seen == nil {
-				seen = map[string]int{}
-			}
+		if err == nil && len(groups) > 0 {
+			done := true
 			for name, last := range groups {
 				if last != "" && last != "0001-01-01T00:00:00Z" {
-					seen[name+"@"+last] = 1
-				}
-			}
-			for name := range groups {
-				n := 0
-				for k := range seen {
-					if strings.HasPrefix(k, name+"@") {
-						n++
+					if evals[name] == nil {
+						evals[name] = map[string]bool{}
 					}
+					evals[name][last] = true
 				}
-				if n < 2 {
+				if len(evals[name]) < 2 {
 					done = false
 				}
 			}
@@ -241,7 +233,7 @@ func TestPanelsReturnData(t *testing.T) {
 			}
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("rule groups were not evaluated: %v (seen %v)", err, seen)
+			t.Fatalf("rule groups were not evaluated: %v (seen %v)", err, evals)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
