@@ -28,17 +28,11 @@ func TestJobsSurviveKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the exporter")
 	}
-	root := testbin.RepoRoot()
-	if _, err := os.Stat(filepath.Join(root, "cmd/bosaimail_exporter")); err != nil {
-		t.Fatal("cmd/bosaimail_exporter missing:", err)
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bosaimail_exporter")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/bosaimail_exporter")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := testbin.Build(dir, "./cmd/bosaimail_exporter"); err != nil {
+		t.Fatal(err)
 	}
+	bin := filepath.Join(dir, "bosaimail_exporter")
 	const jobs = 6
 	var yml strings.Builder
 	yml.WriteString("jobs:\n  scheduled:\n")

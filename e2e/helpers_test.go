@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,11 +53,7 @@ func programs(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", buildDir+string(filepath.Separator), "./cmd/bosaimail_exporter", "./cmd/bosaimail_sim", "./e2e/cmd/bosaimail_demo")
-		cmd.Dir = testbin.RepoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = testbin.Build(buildDir, "./cmd/bosaimail_exporter", "./cmd/bosaimail_sim", "./e2e/cmd/bosaimail_demo")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

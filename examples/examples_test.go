@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
 )
 
 // execStart returns the binary and the flag names of a unit's ExecStart
@@ -68,10 +70,10 @@ func TestSystemdUnitsUseRealFlags(t *testing.T) {
 		if _, err := os.Stat(filepath.Join("..", "cmd", bin)); err != nil {
 			t.Fatalf("%s starts %s, which is not a command of this repository", unit, bin)
 		}
-		path := filepath.Join(dir, bin)
-		if out, err := exec.Command("go", "build", "-o", path, "../cmd/"+bin).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", bin, err, out)
+		if err := testbin.Build(dir, "./cmd/"+bin); err != nil {
+			t.Fatal(err)
 		}
+		path := filepath.Join(dir, bin)
 		out, err := exec.Command(path, "--help").CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s --help: %v\n%s", bin, err, out)

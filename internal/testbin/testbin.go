@@ -1,12 +1,15 @@
 // Package testbin finds the pinned tools (promtool, prometheus,
-// alertmanager, amtool, mailpit) that `make tools` installs into ./bin, for
-// tests that drive the real programs.
+// alertmanager, amtool, mailpit) that `make tools` installs into ./bin, and
+// builds this repository's own programs, for tests that drive the real
+// programs.
 package testbin
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,4 +61,16 @@ func RepoRoot() string {
 		}
 		dir = parent
 	}
+}
+
+// Build compiles packages of this repository (such as
+// "./cmd/bosaimail_exporter") into dir, each binary named after its
+// package, so a test runs the program as built from the tree under test.
+func Build(dir string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
+	cmd.Dir = RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return nil
 }
