@@ -97,10 +97,13 @@ local service = import '../lib/service.libsonnet';
           {
             alert: 'BosaiMailMaintenanceActive',
             // Informational; Alertmanager inhibits the service's other
-            // alerts while it fires (examples/alertmanager.yml).
+            // alerts while it fires (examples/alertmanager.yml). The raw
+            // series, as for BosaiMailServiceDown: the inhibition starts one
+            // scrape into the planned stop, not up to an availability
+            // interval later.
             expr: |||
-              bosaimail:maintenance_active == 1
-            |||,
+              %s == 1
+            ||| % service.maintenanceActive(cfg.selector),
             labels: {
               severity: 'info',
               responsible: 'contractor',
