@@ -1,5 +1,8 @@
-// Package collector holds the exporter's collectors, one file each, and the
-// small registry that builds, runs and times them (after node_exporter's).
+// Package collector is the core that every collector area builds on: the
+// small registry that builds, runs and times collectors (after
+// node_exporter's), the background Source, and metric descriptors. The
+// collectors themselves live in one folder per area (probe, roundtrip,
+// cloud, jobs, security, delivery, maintenance) and register from there.
 //
 // A collector is either per-scrape (it does its work in Update, bounded by
 // the scrape's context) or a background source (it also implements Runner,
@@ -55,6 +58,9 @@ type Env struct {
 	StateDir string
 	// Now is the clock (tests replace it).
 	Now func() time.Time
+	// Announcements carries provider maintenance from the cloud collector to
+	// the maintenance calendar; NewSet gives each set its own when nil.
+	Announcements *Announcements
 }
 
 // ErrNoData tells the registry that a collector had nothing to report; it is
@@ -75,9 +81,9 @@ var (
 	factories   = map[string]registration{}
 )
 
-// registerCollector is called from each collector file's init. Every
-// collector gets a --collector.<name> flag like node_exporter's.
-func registerCollector(name string, enabledByDefault bool, factory Factory) {
+// Register is called from each collector's init. Every collector gets a
+// --collector.<name> flag like node_exporter's.
+func Register(name string, enabledByDefault bool, factory Factory) {
 	def := "disabled"
 	if enabledByDefault {
 		def = "enabled"
@@ -101,6 +107,28 @@ func Names() []string {
 	return names
 }
 
+// Build builds the one registered collector called name, whether or not
+// its flag enables it: for tests and tools that combine collectors of
+// different areas.
+func Build(name string, env Env) (Collector, error) {
+	factoriesMu.Lock()
+	r, ok := factories[name]
+	factoriesMu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown collector %q", name)
+	}
+	if env.Logger == nil {
+		env.Logger = log.NewNopLogger()
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Announcements == nil {
+		env.Announcements = &Announcements{}
+	}
+	return r.factory(env)
+}
+
 // Set is the collectors built from one config. A reload builds a new Set,
 // starts it, swaps it in and stops the old one.
 type Set struct {
@@ -120,6 +148,9 @@ func NewSet(env Env, only []string) (*Set, error) {
 	}
 	if env.Now == nil {
 		env.Now = time.Now
+	}
+	if env.Announcements == nil {
+		env.Announcements = &Announcements{}
 	}
 	want := map[string]bool{}
 	for _, n := range only {
@@ -144,7 +175,9 @@ func NewSet(env Env, only []string) (*Set, error) {
 		if only == nil && !*r.enabled {
 			continue
 		}
-		c, err := r.factory(Env{Config: env.Config, Logger: log.With(env.Logger, "collector", name), StateDir: env.StateDir, Now: env.Now})
+		cenv := env
+		cenv.Logger = log.With(env.Logger, "collector", name)
+		c, err := r.factory(cenv)
 		if err != nil {
 			return nil, fmt.Errorf("collector %s: %w", name, err)
 		}

@@ -39,9 +39,9 @@ func (s stuckCollector) Update(_ context.Context, ch chan<- prometheus.Metric) e
 var stuckRelease chan struct{}
 
 func init() {
-	registerCollector("testpanic", false, func(Env) (Collector, error) { return panicCollector{}, nil })
-	registerCollector("testok", false, func(Env) (Collector, error) { return okCollector{}, nil })
-	registerCollector("teststuck", false, func(Env) (Collector, error) { return stuckCollector{release: stuckRelease}, nil })
+	Register("testpanic", false, func(Env) (Collector, error) { return panicCollector{}, nil })
+	Register("testok", false, func(Env) (Collector, error) { return okCollector{}, nil })
+	Register("teststuck", false, func(Env) (Collector, error) { return stuckCollector{release: stuckRelease}, nil })
 }
 
 func gatherSet(t *testing.T, names []string, timeout time.Duration) *prometheus.Registry {

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -178,9 +179,9 @@ func jitter(d time.Duration) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/10+1))
 }
 
-// runSources runs the refresh loop of every source of a collector until ctx
+// RunSources runs the refresh loop of every source of a collector until ctx
 // is cancelled, for collectors that hold several sources.
-func runSources[S any](ctx context.Context, items []S, src func(S) Runner) {
+func RunSources[S any](ctx context.Context, items []S, src func(S) Runner) {
 	var wg sync.WaitGroup
 	for _, it := range items {
 		r := src(it)
@@ -190,9 +191,9 @@ func runSources[S any](ctx context.Context, items []S, src func(S) Runner) {
 	wg.Wait()
 }
 
-// collectSources sends the status of every source of a collector and, for
+// CollectSources sends the status of every source of a collector and, for
 // each source that has a last good result, what emit makes of it.
-func collectSources[S, R any](ch chan<- prometheus.Metric, items []S, src func(S) *Source[R], emit func(S, R)) {
+func CollectSources[S, R any](ch chan<- prometheus.Metric, items []S, src func(S) *Source[R], emit func(S, R)) {
 	for _, it := range items {
 		s := src(it)
 		s.CollectStatus(ch)
@@ -201,3 +202,18 @@ func collectSources[S, R any](ch chan<- prometheus.Metric, items []S, src func(S
 		}
 	}
 }
+
+// Seed installs a value restored from disk as the last good one, with the
+// time it was obtained (so its age shows in the last-success metric). The
+// source stays down until its first own refresh succeeds.
+func (s *Source[T]) Seed(v T, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hasValue {
+		return
+	}
+	s.value, s.hasValue, s.lastSuccess = v, true, at
+	s.lastErr = errSeeded
+}
+
+var errSeeded = fmt.Errorf("restored from the state directory; not refreshed yet")

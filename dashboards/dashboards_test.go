@@ -25,7 +25,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
 )
 
 func init() {

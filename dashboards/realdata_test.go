@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
 )
 
 type docMetric struct {

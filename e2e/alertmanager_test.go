@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/e2e/stack"
-	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
 )
 
 const (

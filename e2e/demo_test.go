@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
 )
 
 // TestDemo runs `make demo`'s program (on free ports, so it can run next to

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/e2e/stack"
-	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
 )
 
 // toolsDir is where the pinned programs are (prometheus, alertmanager,

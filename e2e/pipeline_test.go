@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/e2e/stack"
-	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
 )
 
 // The e2e Prometheus intervals. The rules are the generated ones, unchanged

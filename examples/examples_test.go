@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
 )
 
 // execStart returns the binary and the flag names of a unit's ExecStart

@@ -6,7 +6,7 @@
 
 .PHONY: test-cloud
 test-cloud: tools
-	$(GO) test -count=1 -race -run 'TestCloud|TestInvalidCloud' ./collector ./config
+	$(GO) test -count=1 -race -run 'TestCloud|TestInvalidCloud' ./collector/cloud ./config
 	$(GO) test -count=1 ./internal/cloudstatus
 	$(PROMTOOL) test rules rules/tests/cloud_test.yaml
 

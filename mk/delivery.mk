@@ -5,8 +5,8 @@
 .PHONY: test-delivery
 test-delivery: tools
 	BOSAIMAIL_BIN=$(CURDIR)/bin $(GO) test -race -count=1 ./internal/postqueue ./internal/deliverystats
-	BOSAIMAIL_BIN=$(CURDIR)/bin $(GO) test -race -count=1 -run 'Delivery' ./collector ./config
-	BOSAIMAIL_BIN=$(CURDIR)/bin $(GO) test -race -count=1 -run 'Broadcast' ./internal/sim
+	BOSAIMAIL_BIN=$(CURDIR)/bin $(GO) test -race -count=1 -run 'Delivery' ./collector/delivery ./config
+	BOSAIMAIL_BIN=$(CURDIR)/bin $(GO) test -race -count=1 -run 'Broadcast' ./internal/app/sim
 	$(PROMTOOL) test rules rules/tests/delivery_test.yaml
 
 # Time and peak memory to summarise a 1,000,000-line postqueue -j dump

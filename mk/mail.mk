@@ -14,8 +14,8 @@ SIM_POP3       ?= 127.0.0.1:1110
 # smtp check (benchmark, about 10 s).
 .PHONY: mail-figures
 mail-figures: tools
-	BOSAIMAIL_BIN=$(BIN) $(GO) test -count=1 -run '^TestRoundTripLatencyMailpit$$' -v ./collector | grep -E 'round trip|^ok|FAIL'
-	BOSAIMAIL_BIN=$(BIN) $(GO) test -run '^$$' -bench '^BenchmarkProbeSMTP$$' -benchtime 2s ./collector | grep -E 'Benchmark|^ok|FAIL'
+	BOSAIMAIL_BIN=$(BIN) $(GO) test -count=1 -run '^TestRoundTripLatencyMailpit$$' -v ./collector/roundtrip | grep -E 'round trip|^ok|FAIL'
+	BOSAIMAIL_BIN=$(BIN) $(GO) test -run '^$$' -bench '^BenchmarkProbeSMTP$$' -benchtime 2s ./collector/probe | grep -E 'Benchmark|^ok|FAIL'
 
 # mailpit and the simulator on loopback until Ctrl-C. Break things with e.g.
 #   curl -X PUT -d '{"stop_forwarding":true}' http://$(SIM_LISTEN)/api/v1/faults

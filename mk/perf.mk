@@ -14,7 +14,7 @@ BLACKBOX ?= /usr/bin/prometheus-blackbox-exporter
 
 .PHONY: soak
 soak:
-	BOSAIMAIL_SOAK=$(SOAK_SCRAPES) $(GO) test -count=1 -run '^TestSoak$$' -v ./internal/exporter
+	BOSAIMAIL_SOAK=$(SOAK_SCRAPES) $(GO) test -count=1 -run '^TestSoak$$' -v ./internal/app/exporter
 
 .PHONY: bench
 bench: build

@@ -1,4 +1,4 @@
-# Monthly operations report (cmd/bosaimail_report, internal/report).
+# Monthly operations report (cmd/bosaimail_report, internal/app/report).
 # Its Go tests run in test-go (they start a real Prometheus backfilled by
 # promtool); test-report checks that the sample in docs/ is the report the
 # tests produce, so the documentation never drifts from the code.
@@ -18,7 +18,7 @@ report:
 # Regenerates the golden report of the test scenario and the sample in docs/.
 .PHONY: report-sample
 report-sample: tools
-	BOSAIMAIL_BIN=$(BIN) $(GO) test -count=1 -run '^TestOctober$$' ./internal/report -update
+	BOSAIMAIL_BIN=$(BIN) $(GO) test -count=1 -run '^TestOctober$$' ./internal/app/report -update
 	cp testdata/report/2026-10.md docs/report-sample.md
 
 .PHONY: test-report

@@ -26,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/testcerts"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testcerts"
 )
 
 var (

@@ -25,9 +25,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	_ "github.com/bosaimail/bosaimail_exporter/collector" // registers the collectors and their flags
+	_ "github.com/bosaimail/bosaimail_exporter/collector/all" // registers the collectors and their flags
 	"github.com/bosaimail/bosaimail_exporter/config"
-	"github.com/bosaimail/bosaimail_exporter/internal/exporter"
+	"github.com/bosaimail/bosaimail_exporter/internal/app/exporter"
 	"github.com/bosaimail/bosaimail_exporter/internal/logging"
 )
 

@@ -18,9 +18,9 @@ import (
 	commonconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
 
+	"github.com/bosaimail/bosaimail_exporter/internal/app/report"
 	"github.com/bosaimail/bosaimail_exporter/internal/exemption"
 	"github.com/bosaimail/bosaimail_exporter/internal/logging"
-	"github.com/bosaimail/bosaimail_exporter/internal/report"
 )
 
 func main() {

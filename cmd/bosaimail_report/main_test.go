@@ -10,7 +10,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/reporttest"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/reporttest"
 )
 
 func TestMain(m *testing.M) {

@@ -20,8 +20,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log/level"
 
+	"github.com/bosaimail/bosaimail_exporter/internal/app/sim"
 	"github.com/bosaimail/bosaimail_exporter/internal/logging"
-	"github.com/bosaimail/bosaimail_exporter/internal/sim"
 )
 
 func main() {

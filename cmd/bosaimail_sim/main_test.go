@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/mailtest"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/mailtest"
 )
 
 // TestRun starts the simulator as the command does (flags, HTTP and HTTPS

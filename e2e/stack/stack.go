@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/testcerts"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testcerts"
 )
 
 // Sim is one simulated service: its name (the `service` label) and ports.

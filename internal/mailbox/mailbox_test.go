@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bosaimail/bosaimail_exporter/internal/mailtest"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/mailtest"
 )
 
 func rawMail(subject string) []byte {
