@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/itchyny/gojq"
@@ -90,6 +91,7 @@ func probeHTTP(ctx context.Context, chk *config.Check, res *Result) error {
 	}
 
 	tr := &phaseTracer{res: res}
+	defer tr.finish()
 	req = req.WithContext(httptrace.WithClientTrace(ctx, tr.trace()))
 	resp, err := client.Do(req)
 	if err != nil {
@@ -189,37 +191,58 @@ func ClassifyError(ctx context.Context, err error) error {
 }
 
 // phaseTracer times the phases of one request with net/http/httptrace.
+// The transport calls it from its own goroutines, some of which (a dial
+// raced against another, a dial abandoned at the deadline) still run after
+// the request returned; so it keeps what it timed under its own lock and
+// hands it to the result once, in finish, ignoring anything later.
 type phaseTracer struct {
-	res                                         *Result
+	res *Result
+
+	mu                                          sync.Mutex
+	finished                                    bool
+	timed                                       Result
 	dnsStart, connStart, tlsStart, wroteRequest time.Time
+}
+
+// finish moves the timed phases into the result; the tracer records nothing
+// after it.
+func (p *phaseTracer) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finished = true
+	for _, ph := range p.timed.phases {
+		p.res.Phase(ph.name, ph.d)
+	}
+}
+
+// mark notes the start of a phase.
+func (p *phaseTracer) mark(at *time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.finished {
+		*at = time.Now()
+	}
+}
+
+// done records a phase that began at *since.
+func (p *phaseTracer) done(name string, since *time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.finished && !since.IsZero() {
+		p.timed.Phase(name, time.Since(*since))
+	}
 }
 
 func (p *phaseTracer) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
-		DNSStart: func(httptrace.DNSStartInfo) { p.dnsStart = time.Now() },
-		DNSDone: func(httptrace.DNSDoneInfo) {
-			if !p.dnsStart.IsZero() {
-				p.res.Phase("dns", time.Since(p.dnsStart))
-			}
-		},
-		ConnectStart: func(string, string) { p.connStart = time.Now() },
-		ConnectDone: func(string, string, error) {
-			if !p.connStart.IsZero() {
-				p.res.Phase("connect", time.Since(p.connStart))
-			}
-		},
-		TLSHandshakeStart: func() { p.tlsStart = time.Now() },
-		TLSHandshakeDone: func(tls.ConnectionState, error) {
-			if !p.tlsStart.IsZero() {
-				p.res.Phase("tls", time.Since(p.tlsStart))
-			}
-		},
-		WroteRequest: func(httptrace.WroteRequestInfo) { p.wroteRequest = time.Now() },
-		GotFirstResponseByte: func() {
-			if !p.wroteRequest.IsZero() {
-				p.res.Phase("processing", time.Since(p.wroteRequest))
-			}
-		},
+		DNSStart:             func(httptrace.DNSStartInfo) { p.mark(&p.dnsStart) },
+		DNSDone:              func(httptrace.DNSDoneInfo) { p.done("dns", &p.dnsStart) },
+		ConnectStart:         func(string, string) { p.mark(&p.connStart) },
+		ConnectDone:          func(string, string, error) { p.done("connect", &p.connStart) },
+		TLSHandshakeStart:    func() { p.mark(&p.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { p.done("tls", &p.tlsStart) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { p.mark(&p.wroteRequest) },
+		GotFirstResponseByte: func() { p.done("processing", &p.wroteRequest) },
 	}
 }
 
