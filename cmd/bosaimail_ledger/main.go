@@ -40,19 +40,19 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout io.Writer) int {
 	app := kingpin.New("bosaimail_ledger", "Incident ledger (障害台帳) of the disaster-alert mail service: Alertmanager webhook, Japanese web page, approvals.")
-	serve := app.Command("serve", "Run the ledger (the default).").Default()
+	app.Command("serve", "Run the ledger (the default).").Default()
 	var (
-		dbPath       = serve.Flag("storage.path", "The ledger's database file (bbolt); created when missing.").Default("data/ledger.db").String()
-		usersFile    = serve.Flag("users.file", "YAML file of logins with bcrypt hashes and roles (contractor, approver, viewer); re-read on SIGHUP.").Required().String()
-		webhookToken = serve.Flag("webhook.token-file", "File holding the bearer token Alertmanager's webhook sends.").Required().String()
-		apiToken     = serve.Flag("api.token-file", "File holding the token of the API and feeds (the report, the exporter's calendar URL as ?token=). Without it the feeds are readable by anyone who can reach the ledger.").String()
-		maxBytes     = serve.Flag("webhook.max-bytes", "Largest webhook payload accepted.").Default("1048576").Int64()
-		merge        = serve.Flag("incident.merge-window", "An alert within this time after its 障害票 recovered joins it again (the mixin's outageMergeWindow).").Default("5m").Duration()
-		lead         = serve.Flag("exemption.lead", "Default start of an exemption request this long before the first alert (the service was down for the alert's `for` before it fired).").Default("5m").Duration()
-		sessionAge   = serve.Flag("web.session-max-age", "How long a login lasts.").Default("12h").Duration()
-		services     = serve.Flag("service", "A service offered in the planned-stop and 稼働確認 forms (repeat; the exporter's service names).").Strings()
-		host         = serve.Flag("web.external-host", "Host name used in the iCalendar UIDs.").Default("bosaimail-ledger").String()
-		toolkitFlags = kingpinflag.AddFlags(serve, defaultPort)
+		dbPath       = app.Flag("storage.path", "The ledger's database file (bbolt); created when missing.").Default("data/ledger.db").String()
+		usersFile    = app.Flag("users.file", "YAML file of logins with bcrypt hashes and roles (contractor, approver, viewer); re-read on SIGHUP. Required.").String()
+		webhookToken = app.Flag("webhook.token-file", "File holding the bearer token Alertmanager's webhook sends. Required.").String()
+		apiToken     = app.Flag("api.token-file", "File holding the token of the API and feeds (the report, the exporter's calendar URL as ?token=). Without it the feeds are readable by anyone who can reach the ledger.").String()
+		maxBytes     = app.Flag("webhook.max-bytes", "Largest webhook payload accepted.").Default("1048576").Int64()
+		merge        = app.Flag("incident.merge-window", "An alert within this time after its 障害票 recovered joins it again (the mixin's outageMergeWindow).").Default("5m").Duration()
+		lead         = app.Flag("exemption.lead", "Default start of an exemption request this long before the first alert (the service was down for the alert's `for` before it fired).").Default("5m").Duration()
+		sessionAge   = app.Flag("web.session-max-age", "How long a login lasts.").Default("12h").Duration()
+		services     = app.Flag("service", "A service offered in the planned-stop and 稼働確認 forms (repeat; the exporter's service names).").Strings()
+		host         = app.Flag("web.external-host", "Host name used in the iCalendar UIDs.").Default("bosaimail-ledger").String()
+		toolkitFlags = kingpinflag.AddFlags(app, defaultPort)
 		logCfg       logging.Config
 	)
 	app.Command("hash-password", "Read a password from standard input and print its bcrypt hash for the users file.")
@@ -90,6 +90,9 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 	fail := func(msg string, err error) int {
 		level.Error(logger).Log("msg", msg, "err", err)
 		return 1
+	}
+	if *usersFile == "" || *webhookToken == "" {
+		return fail("missing flags", errors.New("--users.file and --webhook.token-file are required"))
 	}
 	users, err := ledger.LoadUsers(*usersFile)
 	if err != nil {
