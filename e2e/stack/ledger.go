@@ -185,3 +185,6 @@ func (s *Stack) alertmanagerTargets() string {
 	}
 	return t
 }
+
+// LedgerAPITokenFile is the file holding LedgerAPIToken.
+func (s *Stack) LedgerAPITokenFile() string { return s.path("tls", "ledger-api-token") }
