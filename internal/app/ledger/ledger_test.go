@@ -578,3 +578,24 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
+
+func TestEmptyFeedsParse(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteICS(&b, nil, "", "h", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := maintenance.ParseICS(&b, config.Tokyo); err != nil || len(ev) != 0 {
+		t.Errorf("empty feed: %v events, %v", ev, err)
+	}
+}
+
+func FuzzParseUsers(f *testing.F) {
+	f.Add([]byte("users:\n  - name: a\n    role: viewer\n    password_hash: \"$2a$04$abcdefghijklmnopqrstuu5Pn1nDqHmoSl6Yb8HyEqfX9o0b9KcIW\"\n"))
+	f.Add([]byte("users: []\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		users, err := ParseUsers("users.yml", b)
+		if err == nil && len(users) == 0 {
+			t.Fatal("a users file without users was accepted")
+		}
+	})
+}
