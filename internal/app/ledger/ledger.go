@@ -99,7 +99,7 @@ func New(o Options) (*Server, error) {
 		o.Registry = prometheus.NewRegistry()
 		s.o.Registry = o.Registry
 	}
-	s.m = newMetrics(o.Registry, o.Store, o.Now)
+	s.m = newMetrics(o.Registry, o.Store)
 	s.handler = s.routes()
 	return s, nil
 }

@@ -25,7 +25,7 @@ var (
 		"1 when the ledger database could be read at this scrape.", nil, nil)
 )
 
-func newMetrics(reg *prometheus.Registry, st *Store, now func() time.Time) *metrics {
+func newMetrics(reg *prometheus.Registry, st *Store) *metrics {
 	m := &metrics{
 		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bosaimail_ledger_webhook_requests_total",

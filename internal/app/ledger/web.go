@@ -213,10 +213,6 @@ func pathID(r *http.Request) (uint64, error) {
 }
 
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
-	s.showIncident(w, r, http.StatusOK, r.URL.Query().Get("msg"), "")
-}
-
-func (s *Server) showIncident(w http.ResponseWriter, r *http.Request, code int, flash, errMsg string) {
 	id, err := pathID(r)
 	if err != nil {
 		s.errorPage(w, r, http.StatusNotFound, "障害票が見つかりません。")
@@ -247,8 +243,7 @@ func (s *Server) showIncident(w http.ResponseWriter, r *http.Request, code int, 
 	if !d.ExEnd.IsZero() {
 		d.ExEnd = d.ExEnd.Truncate(time.Minute).Add(time.Minute)
 	}
-	s.render(w, r, code, "incident", fmt.Sprintf("障害票 %d", id), d, flash)
-	_ = errMsg
+	s.render(w, r, http.StatusOK, "incident", fmt.Sprintf("障害票 %d", id), d, r.URL.Query().Get("msg"))
 }
 
 func (s *Server) refuseRole(w http.ResponseWriter, r *http.Request, what string) {
