@@ -145,9 +145,14 @@ func TestWebhookOpensOneIncidentAndResolves(t *testing.T) {
 			t.Fatalf("firing #%d: HTTP %d %s", i, code, body)
 		}
 	}
+	// The second Alertmanager of a cluster sends it too.
+	f.post([]byte(strings.Replace(string(firing), `"externalURL":"http://127.0.0.1:9093"`, `"externalURL":"http://127.0.0.1:9094"`, 1)), testWebhookToken)
 	incs := f.incidents()
 	if len(incs) != 1 {
-		t.Fatalf("%d incidents after the same notification thrice, want 1", len(incs))
+		t.Fatalf("%d incidents after the same notification four times from two Alertmanagers, want 1", len(incs))
+	}
+	if s := incs[0].Alerts[0].Senders; len(s) != 2 || s[0] != "http://127.0.0.1:9093" || s[1] != "http://127.0.0.1:9094" {
+		t.Errorf("senders %v, want both Alertmanagers", s)
 	}
 	inc := incs[0]
 	wantStart := time.Date(2026, 10, 12, 3, 10, 7, 123e6, time.UTC)

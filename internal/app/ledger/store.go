@@ -55,6 +55,9 @@ type AlertRef struct {
 	StartsAt    time.Time         `json:"starts_at"`
 	EndsAt      time.Time         `json:"ends_at,omitzero"`
 	Resolved    bool              `json:"resolved"`
+	// Senders are the Alertmanagers (their external URLs) that delivered
+	// the alert: two of them in a cluster whose gossip failed both notify.
+	Senders []string `json:"senders,omitempty"`
 }
 
 // Incident is a 障害票.

@@ -127,7 +127,7 @@ func (s *Store) Ingest(m *Message, merge time.Duration, now time.Time) (IngestRe
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = IngestResult{}
 		for _, a := range m.Alerts {
-			if err := ingestAlert(tx, a, merge, now, &res); err != nil {
+			if err := ingestAlert(tx, a, sender(m.ExternalURL), merge, now, &res); err != nil {
 				return err
 			}
 		}
@@ -136,7 +136,30 @@ func (s *Store) Ingest(m *Message, merge time.Duration, now time.Time) (IngestRe
 	return res, err
 }
 
-func ingestAlert(tx *bolt.Tx, a WebhookAlert, merge time.Duration, now time.Time, res *IngestResult) error {
+// maxSenders bounds the Alertmanagers remembered per alert.
+const maxSenders = 8
+
+func sender(externalURL string) string {
+	if len(externalURL) > 256 {
+		return externalURL[:256]
+	}
+	return externalURL
+}
+
+// noteSender records that sender delivered the alert; it reports whether
+// that is new.
+func noteSender(inc *Incident, fp string, startsAt time.Time, sender string) bool {
+	for i := range inc.Alerts {
+		r := &inc.Alerts[i]
+		if r.Fingerprint == fp && r.StartsAt.Equal(startsAt) && sender != "" && !contains(r.Senders, sender) && len(r.Senders) < maxSenders {
+			r.Senders = append(r.Senders, sender)
+			return true
+		}
+	}
+	return false
+}
+
+func ingestAlert(tx *bolt.Tx, a WebhookAlert, sender string, merge time.Duration, now time.Time, res *IngestResult) error {
 	alerts, incidents, byKey := tx.Bucket(bucketAlerts), tx.Bucket(bucketIncidents), tx.Bucket(bucketByKey)
 	fp := model.LabelSet(toLabelSet(a.Labels)).Fingerprint().String()
 	akey := alertKey(fp, a.StartsAt)
@@ -148,14 +171,17 @@ func ingestAlert(tx *bolt.Tx, a WebhookAlert, merge time.Duration, now time.Time
 	if err != nil {
 		return err
 	}
-	if known && (rec.Resolved || !resolved) {
-		res.Duplicate++
-		return nil
-	}
 	var inc Incident
 	if known {
 		if ok, err := getJSON(incidents, itob(rec.Incident), &inc); err != nil || !ok {
 			return fmt.Errorf("alert %s refers to a missing incident %d (%v)", akey, rec.Incident, err)
+		}
+		if rec.Resolved || !resolved {
+			res.Duplicate++
+			if noteSender(&inc, fp, a.StartsAt, sender) {
+				return putJSON(incidents, itob(inc.ID), &inc)
+			}
+			return nil
 		}
 	} else {
 		key := incidentKey(a.Labels)
@@ -201,6 +227,7 @@ func ingestAlert(tx *bolt.Tx, a WebhookAlert, merge time.Duration, now time.Time
 			inc.StartedAt = a.StartsAt
 		}
 	}
+	noteSender(&inc, fp, a.StartsAt, sender)
 	for i := range inc.Alerts {
 		r := &inc.Alerts[i]
 		if r.Fingerprint == fp && r.StartsAt.Equal(a.StartsAt) && resolved {
