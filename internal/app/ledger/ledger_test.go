@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,8 @@ import (
 	"github.com/bosaimail/bosaimail_exporter/internal/exemption"
 	"github.com/bosaimail/bosaimail_exporter/internal/maintenance"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	testWebhookToken = "webhook-token-0123456789"
@@ -603,4 +606,35 @@ func FuzzParseUsers(f *testing.F) {
 			t.Fatal("a users file without users was accepted")
 		}
 	})
+}
+
+// TestFeedGolden keeps internal/maintenance/testdata/ledger-feed.ics equal
+// to what the ledger serves, so the exporter's iCalendar parser is tested
+// against the real feed in its own package (-update rewrites it).
+func TestFeedGolden(t *testing.T) {
+	at := time.Date(2026, 10, 12, 12, 40, 0, 0, config.Tokyo)
+	stops := []*Approval{
+		{ID: 3, Kind: KindMaintenance, State: StateApproved, Service: "delivery", Start: time.Date(2026, 10, 20, 1, 0, 0, 0, config.Tokyo), End: time.Date(2026, 10, 20, 3, 0, 0, 0, config.Tokyo),
+			Reason: "OS パッチ適用, 再起動; 確認", RequestedBy: "受託者 太郎", RequestedAt: at, DecidedBy: "県 花子", DecidedAt: at},
+		{ID: 2, Kind: KindMaintenance, State: StateApproved, Service: "registration", Start: time.Date(2026, 10, 21, 22, 0, 0, 0, config.Tokyo), End: time.Date(2026, 10, 22, 0, 30, 0, 0, config.Tokyo),
+			Reason: "クラウド事業者のメンテナンス", RequestedBy: "受託者 太郎", RequestedAt: at, DecidedBy: "県 花子", DecidedAt: at},
+		{ID: 1, Kind: KindMaintenance, State: StateRejected, Service: "delivery", Start: at, End: at.Add(time.Hour), Reason: "却下された申請"},
+	}
+	var b bytes.Buffer
+	if err := WriteICS(&b, stops, "", "ledger.example.jp", at); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("..", "..", "maintenance", "testdata", "ledger-feed.ics")
+	if *update {
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, b.Bytes()) {
+		t.Errorf("%s differs from the served feed (go test -run TestFeedGolden -update):\n%s", golden, b.String())
+	}
 }
