@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +23,7 @@ import (
 
 	"github.com/bosaimail/bosaimail_exporter/internal/app/ledger"
 	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testbin"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testcerts"
 )
 
 const (
@@ -144,7 +149,7 @@ func TestSurvivesKill9(t *testing.T) {
 	}
 }
 
-func startLedger(t *testing.T, bin, db, users, wt, at string) (string, *exec.Cmd) {
+func startLedger(t *testing.T, bin, db, users, wt, at string, extra ...string) (string, *exec.Cmd) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,15 +160,21 @@ func startLedger(t *testing.T, bin, db, users, wt, at string) (string, *exec.Cmd
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--storage.path", db, "--users.file", users, "--webhook.token-file", wt,
 		"--api.token-file", at, "--web.listen-address", addr)
+	cmd.Args = append(cmd.Args, extra...)
+	client := http.DefaultClient
+	scheme := "http://"
+	if len(extra) > 0 {
+		client, scheme = tlsClient, "https://"
+	}
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := "http://" + addr
+	base := scheme + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/-/ready")
+		resp, err := client.Get(base + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -184,5 +195,84 @@ func TestHashPassword(t *testing.T) {
 	users, err := ledger.ParseUsers("u", []byte(fmt.Sprintf("users:\n  - name: a\n    role: approver\n    password_hash: %q\n", strings.TrimSpace(out.String()))))
 	if err != nil || users["a"] == nil {
 		t.Fatalf("the printed hash is not a valid users-file hash: %v", err)
+	}
+}
+
+// tlsClient trusts the CA of TestTLS.
+var tlsClient *http.Client
+
+// TestTLS serves the ledger over TLS with exporter-toolkit's web
+// configuration, as the exporter does; the session cookie is then Secure.
+func TestTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the ledger")
+	}
+	dir := t.TempDir()
+	if err := testbin.Build(dir, "./cmd/bosaimail_ledger"); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := testcerts.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Leaf([]string{"127.0.0.1"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := testcerts.WriteKeyPair(dir, "ledger", leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(dir, "web.yml")
+	os.WriteFile(webCfg, []byte(fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n", cert, key)), 0o600)
+	hash, _ := ledger.HashPassword("pw-of-uketaku")
+	users := filepath.Join(dir, "users.yml")
+	os.WriteFile(users, []byte(fmt.Sprintf("users:\n  - name: uketaku\n    role: contractor\n    password_hash: %q\n", hash)), 0o600)
+	wt := filepath.Join(dir, "wt")
+	os.WriteFile(wt, []byte(webhookToken), 0o600)
+	at := filepath.Join(dir, "at")
+	os.WriteFile(at, []byte(apiToken), 0o600)
+	jar, _ := cookiejar.New(nil)
+	tlsClient = &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base, _ := startLedger(t, filepath.Join(dir, "bosaimail_ledger"), filepath.Join(dir, "ledger.db"), users, wt, at, "--web.config.file", webCfg)
+
+	resp, err := tlsClient.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF field on the login page:\n%s", page)
+	}
+	form := url.Values{"username": {"uketaku"}, "password": {"pw-of-uketaku"}, "csrf_token": {string(m[1])}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Referer", base+"/login")
+	resp, err = tlsClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login over TLS: HTTP %d", resp.StatusCode)
+	}
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "bosaimail_ledger_session" {
+			session = c
+		}
+	}
+	if session == nil || !session.Secure || !session.HttpOnly {
+		t.Errorf("session cookie over TLS: %+v, want Secure and HttpOnly", session)
+	}
+	// Plain HTTP to the TLS port is refused.
+	if resp, err := http.Get("http://" + strings.TrimPrefix(base, "https://") + "/login"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Errorf("plain HTTP served on the TLS port")
+		}
 	}
 }
