@@ -53,7 +53,7 @@ func programs(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		buildErr = testbin.Build(buildDir, "./cmd/bosaimail_exporter", "./cmd/bosaimail_sim", "./e2e/cmd/bosaimail_demo")
+		buildErr = testbin.Build(buildDir, "./cmd/bosaimail_exporter", "./cmd/bosaimail_sim", "./cmd/bosaimail_ledger", "./e2e/cmd/bosaimail_demo")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -38,6 +38,8 @@ func run(args []string, now func() time.Time) int {
 		outDir      = app.Flag("out", "Directory to write the report into.").Default(".").String()
 		formats     = app.Flag("format", "Comma-separated formats: xlsx, md, csv.").Default("xlsx,md,csv").String()
 		exemptions  = app.Flag("exemptions", "YAML file of agreed exemptions (免責), see docs/report.md.").ExistingFile()
+		ledgerURL   = app.Flag("ledger.url", "Base URL of the incident ledger (bosaimail_ledger): 障害票 and, without --exemptions, the approved exemptions come from it. See docs/ledger.md.").String()
+		ledgerToken = app.Flag("ledger.token-file", "File holding the ledger's API token (its --api.token-file).").ExistingFile()
 		sel         = app.Flag("selector", "Label matchers that select the exporter's series (the mixin's selector).").Default(`job="bosaimail"`).String()
 		merge       = app.Flag("outage.merge-window", "Downs separated by a shorter recovery are one outage (the mixin's outageMergeWindow).").Default("5m").Duration()
 		target      = app.Flag("availability.target", "Contractual availability outside planned stops.").Default("0.995").Float64()
@@ -106,6 +108,13 @@ func run(args []string, now func() time.Time) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var ledgerIncidents []report.LedgerIncident
+	if *ledgerURL != "" {
+		ledgerIncidents, ex, err = readLedger(ctx, *ledgerURL, *ledgerToken, m, ex, *timeout)
+		if err != nil {
+			return fail("cannot read the incident ledger; nothing was written", err)
+		}
+	}
 	r, err := report.Build(ctx, q, report.Options{
 		Month: m, Selector: *sel, MergeWindow: *merge, Target: *target, MaxOutages: *maxOutages,
 		AntivirusMaxAge: *antivirusAg, Exemptions: ex, Now: now, Logger: logger,
@@ -113,6 +122,7 @@ func run(args []string, now func() time.Time) int {
 	if err != nil {
 		return fail("cannot build the report; nothing was written", err)
 	}
+	r.Ledger = ledgerIncidents
 	paths, err := r.Write(*outDir, fmts)
 	if err != nil {
 		return fail("cannot write the report", err)

@@ -43,7 +43,10 @@ type Ports struct {
 	OpsMailUI, OpsMailSMTP                          int
 	ServiceMailUI, ServiceMailSMTP, ServiceMailPOP3 int
 	Heartbeat                                       int
-	Sims                                            []Sim
+	// Ledger is the incident ledger; Alertmanager2 the second
+	// Alertmanager of Config.SecondAlertmanager.
+	Ledger, Alertmanager2 int
+	Sims                  []Sim
 }
 
 // DemoPorts are the fixed ports of `make demo`. examples/demo/bosaimail.yml
@@ -54,7 +57,7 @@ func DemoPorts() Ports {
 		Exporter: 9742, Prometheus: 9090, Alertmanager: 9093,
 		OpsMailUI: 8025, OpsMailSMTP: 1025,
 		ServiceMailUI: 8026, ServiceMailSMTP: 1026, ServiceMailPOP3: 1110,
-		Heartbeat: 9099,
+		Heartbeat: 9099, Ledger: 9743,
 		Sims: []Sim{
 			{Service: "delivery", HTTP: 9751, HTTPS: 9752},
 			{Service: "registration", HTTP: 9753},
@@ -95,6 +98,9 @@ type Config struct {
 	Rules string
 	// Log, when set, receives one line per started program.
 	Log io.Writer
+	// SecondAlertmanager runs another, unclustered Alertmanager that
+	// Prometheus notifies as well.
+	SecondAlertmanager bool
 }
 
 // Stack is a running pipeline.
@@ -110,6 +116,9 @@ type Stack struct {
 	ExporterConfigPath string
 
 	client *http.Client
+	// The incident ledger runs when Bin holds bosaimail_ledger.
+	ledgerRunning  bool
+	ledgerAPIToken string
 }
 
 // URLs of the stack's user interfaces and APIs.
@@ -205,6 +214,9 @@ func startAlerting(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err := s.startOpsMail(ctx); err != nil {
 		return s, err
 	}
+	if err := s.startLedger(ctx); err != nil {
+		return s, err
+	}
 	if err := s.startAlertmanager(ctx); err != nil {
 		return s, err
 	}
@@ -229,7 +241,7 @@ func assignPorts(p *Ports) error {
 		"exporter": &p.Exporter, "prometheus": &p.Prometheus, "alertmanager": &p.Alertmanager,
 		"ops mail UI": &p.OpsMailUI, "ops mail SMTP": &p.OpsMailSMTP,
 		"service mail UI": &p.ServiceMailUI, "service mail SMTP": &p.ServiceMailSMTP, "service mail POP3": &p.ServiceMailPOP3,
-		"heartbeat": &p.Heartbeat,
+		"heartbeat": &p.Heartbeat, "ledger": &p.Ledger, "alertmanager 2": &p.Alertmanager2,
 	} {
 		if err := pick(name, v); err != nil {
 			return err
@@ -411,6 +423,7 @@ func (s *Stack) exporterConfig() error {
 		}
 	}
 	b = []byte(strings.NewReplacer(pairs...).Replace(string(b)))
+	b = s.ledgerCalendars(b)
 	s.ExporterConfigPath = s.path("bosaimail.yml")
 	if err := os.WriteFile(s.ExporterConfigPath, b, 0o644); err != nil {
 		return err
@@ -471,6 +484,9 @@ func (s *Stack) startAlertmanager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg, err = s.ledgerWebhook(cfg); err != nil {
+		return err
+	}
 	cfgPath := s.path("alertmanager.yml")
 	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		return err
@@ -485,7 +501,13 @@ func (s *Stack) startAlertmanager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.waitHTTP(ctx, s.client, s.AlertmanagerURL()+"/-/ready")
+	if err := p.waitHTTP(ctx, s.client, s.AlertmanagerURL()+"/-/ready"); err != nil {
+		return err
+	}
+	if s.cfg.SecondAlertmanager {
+		return s.startSecondAlertmanager(ctx, cfgPath)
+	}
+	return nil
 }
 
 func (s *Stack) startPrometheus(ctx context.Context) error {
@@ -501,14 +523,14 @@ rule_files:
 alerting:
   alertmanagers:
     - static_configs:
-        - targets: [%q]
+        - targets: [%s]
 scrape_configs:
   - job_name: bosaimail
     static_configs:
       - targets: [%q]
 `, s.cfg.Dir, s.cfg.ScrapeInterval, s.cfg.ScrapeInterval, s.cfg.EvalInterval,
 		strconv.Quote(s.cfg.Rules),
-		addr(s.cfg.Ports.Alertmanager), addr(s.cfg.Ports.Exporter))
+		s.alertmanagerTargets(), addr(s.cfg.Ports.Exporter))
 	cfgPath := s.path("prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err

@@ -5,4 +5,5 @@
 (import 'jobs.libsonnet') +
 (import 'security.libsonnet') +
 (import 'delivery.libsonnet') +
+(import 'ledger.libsonnet') +
 {}

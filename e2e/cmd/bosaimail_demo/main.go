@@ -128,10 +128,30 @@ trip fails), {"error_500": true}, {"delay": "10s"}, {"expired_cert": true}.
 Send a disaster broadcast to 2,000 recipients and watch it drain
 (bosaimail_broadcast_recipients, bosaimail:broadcast_eta_seconds):
   curl -X POST -d '{"recipients": 2000}' %[6]s/api/v1/broadcasts
-
-New alert mail is listed below. Ctrl-C stops everything.
 `, s.ExporterURL(), s.PrometheusURL(), s.AlertmanagerURL(), s.OpsMail.UI, s.ServiceMail.UI,
 		sim("delivery"), sim("registration"), sim("admin"), p.Sims[0].HTTPS, s.ExporterConfigPath)
+	printLedger(s)
+	fmt.Println("\nNew alert mail is listed below. Ctrl-C stops everything.")
+}
+
+// printLedger tells where the incident ledger is and how to log in.
+func printLedger(s *stack.Stack) {
+	if s.LedgerURL() == "" {
+		fmt.Println("\n(the incident ledger is not running: build it with make build)")
+		return
+	}
+	roles := map[string]string{"contractor": "受託者: 障害票を書き、免責・計画停止を申請する", "approver": "県の承認者: 申請を承認・却下し、重要障害を指定する", "viewer": "閲覧のみ"}
+	fmt.Printf(`
+Incident ledger (障害台帳)  %s/
+  The fault above opens a 障害票 there within seconds of its mail. Demo logins:
+`, s.LedgerURL())
+	for _, l := range stack.LedgerLogins() {
+		fmt.Printf("    %-8s / %-13s %s\n", l.User, l.Password, roles[l.Role])
+	}
+	fmt.Printf(`  Approved planned stops reach the exporter through %s/feeds/maintenance.ics
+  (bosaimail_maintenance_active); the monthly report reads it with
+  bosaimail_report --ledger.url=%s --ledger.token-file=%s
+`, s.LedgerURL(), s.LedgerURL(), s.LedgerAPITokenFile())
 }
 
 // watch prints new alert mail and the first heartbeat until ctx ends or a

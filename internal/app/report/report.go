@@ -111,6 +111,10 @@ type Report struct {
 	Antivirus []AntivirusFigures
 
 	Notes []string
+
+	// Ledger holds the 障害票 of the contract year when the report reads
+	// the incident ledger (nil otherwise); see ledger.go.
+	Ledger []LedgerIncident
 }
 
 // ServiceFigures is one service's row of 稼働実績.

@@ -95,7 +95,7 @@ func verdict(ok bool) string {
 
 // Sections lays the report out.
 func (r *Report) Sections() []Section {
-	return []Section{r.summary(), r.availability(), r.incidents(), r.statistics(), r.jobSection(), r.integritySection(), r.securitySection(), r.gapSection(), r.exemptionSection()}
+	return append([]Section{r.summary(), r.availability(), r.incidents(), r.statistics(), r.jobSection(), r.integritySection(), r.securitySection(), r.gapSection(), r.exemptionSection()}, r.ledgerSections()...)
 }
 
 // Title is the report's title.
@@ -225,8 +225,10 @@ func (r *Report) incidents() Section {
 		} else if o.PartlyExempted() {
 			cat = o.Category + "（一部）"
 		}
-		rows = append(rows, row{o.Start, []any{0, o.ID, "停止", "重大", o.Service, what, o.Start, o.End,
-			int(o.End.Sub(o.Start) / minute), o.Down, strings.Join(parties, "・"), cat, strings.Join(o.Exemptions, ", "), "", "", ""}})
+		cells := []any{0, o.ID, "停止", "重大", o.Service, what, o.Start, o.End,
+			int(o.End.Sub(o.Start) / minute), o.Down, strings.Join(parties, "・"), cat, strings.Join(o.Exemptions, ", "), "", "", ""}
+		r.fillFromLedger(o, cells)
+		rows = append(rows, row{o.Start, cells})
 	}
 	for _, a := range r.Alerts {
 		what := a.Alertname
