@@ -24,6 +24,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-bad-name.yml":          {"invalid-bad-name.yml:2:", "services[0].name", "must start with a letter or digit"},
 		"invalid-missing-ca.yml":        {"invalid-missing-ca.yml:8:", "services[0].checks[0].http.tls_config", "does-not-exist.pem"},
 		"invalid-two-documents.yml":     {"invalid-two-documents.yml", "more than one YAML document"},
+		"invalid-check-concurrency.yml": {"invalid-check-concurrency.yml:3:", "global.check_concurrency", "must be positive"},
 	}
 	checkInvalid(t, cases)
 }
