@@ -109,7 +109,8 @@ func run() error {
 
 	fmt.Printf("bosaimail_exporter vs blackbox_exporter on 127.0.0.1, %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("each cell: median [min-max] over %d fresh processes per exporter, order alternating; %d measured rounds per process after a warm-up\n", *reps, *rounds)
-	fmt.Printf("ratio = ours / blackbox within a repetition (lower is better for us); RSS in MiB, file-backed + anonymous\n\n")
+	fmt.Printf("ratio = ours / blackbox within a repetition (lower is better for us); RSS in MiB, file-backed + anonymous\n")
+	fmt.Printf("ours: %s\n\n", describeBinary(*exporterBin))
 	fmt.Printf("%-6s %5s | %-40s | %-30s | %-28s %-28s | %-22s %-22s | %s\n",
 		"check", "n", "CPU per check: ours / blackbox  ratio", "wall per round: ours / bbx ratio", "peak RSS ours (file+anon)", "peak RSS bbx (file+anon)", "idle RSS ours", "idle RSS bbx", "conn, handshake per check")
 	for _, r := range rows {
@@ -179,6 +180,33 @@ func printRow(sc string, n int, o, b []sample) {
 	// to see whether one side alone was noisy.
 	fmt.Printf("%-6s %5s |   ours %-33s |   ours %-23s |\n", "", "", spread(pick(o, cpu), "%.0f")+" µs", spread(pick(o, wall), "%.0f")+" ms")
 	fmt.Printf("%-6s %5s |   bbx  %-33s |   bbx  %-23s |\n", "", "", spread(pick(b, cpu), "%.0f")+" µs", spread(pick(b, wall), "%.0f")+" ms")
+}
+
+// describeBinary names what was measured: size and the build settings that
+// change it (tags such as noaws, cgo).
+func describeBinary(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err.Error()
+	}
+	desc := fmt.Sprintf("%s, %.1f MB", path, float64(st.Size())/1e6)
+	out, err := exec.Command("go", "version", "-m", path).Output()
+	if err != nil {
+		return desc
+	}
+	tags, cgo := "none", "?"
+	for l := range strings.SplitSeq(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == "build" {
+			if v, ok := strings.CutPrefix(f[1], "-tags="); ok && v != "" {
+				tags = v
+			}
+			if v, ok := strings.CutPrefix(f[1], "CGO_ENABLED="); ok {
+				cgo = v
+			}
+		}
+	}
+	return fmt.Sprintf("%s, build tags: %s, CGO_ENABLED=%s", desc, tags, cgo)
 }
 
 func med(v []float64, format string) string { return fmt.Sprintf(format, median(v)) }
