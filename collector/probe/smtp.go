@@ -120,7 +120,8 @@ func OpenSMTP(ctx context.Context, srv *config.SMTPServer, res *Result) (*SMTPSe
 	if tlsConf == nil {
 		tlsConf = &tls.Config{}
 	}
-	tlsConf = tlsConf.Clone()
+	host, _, _ := net.SplitHostPort(srv.Address)
+	tlsConf = verifyWithMemo(tlsConf.Clone(), host)
 	var conn net.Conn = raw
 	if srv.TLS == config.MailTLSImplicit {
 		tc := tls.Client(raw, tlsConf)
