@@ -43,6 +43,7 @@ import (
 
 var (
 	exporterBin = flag.String("exporter", "bin/bosaimail_exporter", "bosaimail_exporter binary")
+	alsoBin     = flag.String("also", "", "another build of bosaimail_exporter (e.g. with the AWS sources) measured in the same rotation and printed under each row")
 	blackboxBin = flag.String("blackbox", "/usr/bin/prometheus-blackbox-exporter", "blackbox_exporter binary")
 	checks      = flag.Int("checks", 200, "checks per scrape")
 	large       = flag.Int("large", 1000, "checks of the extra http row for both exporters (0 to skip)")
@@ -93,8 +94,13 @@ func run() error {
 	}
 	defer tg.stop()
 
-	ours := exporter{"bosaimail_exporter", runOurs}
+	ours := exporter{"bosaimail_exporter", func(dir string, tg *targets, sc string, n int) (sample, error) {
+		return runOurs(*exporterBin, dir, tg, sc, n)
+	}}
 	bbx := exporter{"blackbox_exporter", runBlackbox}
+	also := exporter{"also", func(dir string, tg *targets, sc string, n int) (sample, error) {
+		return runOurs(*alsoBin, dir, tg, sc, n)
+	}}
 	type row struct {
 		sc string
 		n  int
@@ -110,16 +116,23 @@ func run() error {
 	fmt.Printf("bosaimail_exporter vs blackbox_exporter on 127.0.0.1, %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("each cell: median [min-max] over %d fresh processes per exporter, order alternating; %d measured rounds per process after a warm-up\n", *reps, *rounds)
 	fmt.Printf("ratio = ours / blackbox within a repetition (lower is better for us); RSS in MiB, file-backed + anonymous\n")
-	fmt.Printf("ours: %s\n\n", describeBinary(*exporterBin))
+	fmt.Printf("ours: %s\n", describeBinary(*exporterBin))
+	if *alsoBin != "" {
+		fmt.Printf("also: %s (its own row below each scenario)\n", describeBinary(*alsoBin))
+	}
+	fmt.Println()
 	fmt.Printf("%-6s %5s | %-40s | %-30s | %-28s %-28s | %-22s %-22s | %s\n",
 		"check", "n", "CPU per check: ours / blackbox  ratio", "wall per round: ours / bbx ratio", "peak RSS ours (file+anon)", "peak RSS bbx (file+anon)", "idle RSS ours", "idle RSS bbx", "conn, handshake per check")
 	for _, r := range rows {
-		var o, b []sample
+		var o, b, a []sample
 		for i := range *reps {
 			order := []exporter{ours, bbx}
-			if i%2 == 1 {
-				order = []exporter{bbx, ours}
+			if *alsoBin != "" {
+				order = append(order, also)
 			}
+			// Rotate, so each exporter goes first as often as the others.
+			k := i % len(order)
+			order = append(order[k:], order[:k]...)
 			for _, e := range order {
 				s, err := e.run(dir, tg, r.sc, r.n)
 				if err != nil {
@@ -129,14 +142,20 @@ func run() error {
 					return fmt.Errorf("%s %s: %.3f connections and %.3f handshakes per check at the target, want exactly 1 and 1: the comparison would not be fair",
 						e.name, r.sc, s.connsPerChk, s.hsPerChk)
 				}
-				if e.name == ours.name {
+				switch e.name {
+				case ours.name:
 					o = append(o, s)
-				} else {
+				case bbx.name:
 					b = append(b, s)
+				default:
+					a = append(a, s)
 				}
 			}
 		}
 		printRow(r.sc, r.n, o, b)
+		if len(a) > 0 {
+			printAlso(a, b)
+		}
 	}
 	return nil
 }
@@ -207,6 +226,25 @@ func describeBinary(path string) string {
 		}
 	}
 	return fmt.Sprintf("%s, build tags: %s, CGO_ENABLED=%s", desc, tags, cgo)
+}
+
+// printAlso gives the other build's figures under a row, with its CPU ratio
+// to blackbox in the same repetitions.
+func printAlso(a, b []sample) {
+	cpu := func(s sample) float64 { return float64(s.cpuPerCheck) / 1e3 }
+	var c, r, peak, idle, pf, pa []float64
+	for i := range a {
+		c = append(c, cpu(a[i]))
+		if d := cpu(b[i]); d > 0 {
+			r = append(r, cpu(a[i])/d)
+		}
+		peak = append(peak, float64(a[i].peak.total)/(1<<20))
+		pf = append(pf, float64(a[i].peak.file)/(1<<20))
+		pa = append(pa, float64(a[i].peak.anon)/(1<<20))
+		idle = append(idle, float64(a[i].idle.total)/(1<<20))
+	}
+	fmt.Printf("%-6s %5s |   also %-33s |   %-28s | peak RSS %s (%.1f+%.1f), idle RSS %s\n", "", "",
+		spread(c, "%.0f")+" µs ratio "+spread(r, "%.2f"), "", spread(peak, "%.1f"), median(pf), median(pa), spread(idle, "%.1f"))
 }
 
 func med(v []float64, format string) string { return fmt.Sprintf(format, median(v)) }
@@ -405,7 +443,7 @@ func (p *process) kill() {
 	p.cmd.Wait()
 }
 
-func runOurs(dir string, tg *targets, sc string, n int) (sample, error) {
+func runOurs(bin, dir string, tg *targets, sc string, n int) (sample, error) {
 	if ourCheck(tg, sc, 0) == "" {
 		return sample{}, fmt.Errorf("unknown scenario %q", sc)
 	}
@@ -418,7 +456,7 @@ func runOurs(dir string, tg *targets, sc string, n int) (sample, error) {
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		return sample{}, err
 	}
-	p, err := start(*exporterBin, []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "state"), "--log.level=error"}, "/-/ready")
+	p, err := start(bin, []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "state"), "--log.level=error"}, "/-/ready")
 	if err != nil {
 		return sample{}, err
 	}
