@@ -54,15 +54,11 @@ func probeHTTP(ctx context.Context, chk *config.Check, res *Result) error {
 		return fetch.Errorf(ReasonAuth, "%v", err)
 	}
 
-	tlsConf := h.TLSClient
-	if tlsConf == nil {
-		tlsConf = &tls.Config{}
-	}
 	dialer := &net.Dialer{}
 	transport := &http.Transport{
 		Proxy:                  nil, // a health check measures the service, not a proxy
 		DialContext:            dialer.DialContext,
-		DialTLSContext:         tlsDialer(dialer, withCurves(tlsConf.Clone())),
+		DialTLSContext:         tlsDialer(dialer, h.TLSClient),
 		DisableKeepAlives:      true,
 		DisableCompression:     false,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -225,7 +221,8 @@ func (p *phaseTracer) trace() *httptrace.ClientTrace {
 
 // tlsDialer connects and completes the TLS handshake itself, so that the
 // peer's chain is verified for the host actually dialed (a redirect may
-// lead elsewhere) through verifiedChains. It reports the handshake to the
+// lead elsewhere) through verifiedChains. base (nil: defaults) is copied
+// per connection, so a plain-http check copies nothing. It reports the handshake to the
 // request's httptrace like http.Transport's own dialer does, so the tls
 // phase is timed the same way.
 func tlsDialer(dialer *net.Dialer, base *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -239,7 +236,11 @@ func tlsDialer(dialer *net.Dialer, base *tls.Config) func(ctx context.Context, n
 			raw.Close()
 			return nil, err
 		}
-		conn := tls.Client(raw, verifyWithMemo(base.Clone(), host))
+		conf := &tls.Config{}
+		if base != nil {
+			conf = base.Clone()
+		}
+		conn := tls.Client(raw, verifyWithMemo(withCurves(conf), host))
 		trace := httptrace.ContextClientTrace(ctx)
 		if trace != nil && trace.TLSHandshakeStart != nil {
 			trace.TLSHandshakeStart()
