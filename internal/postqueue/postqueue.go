@@ -187,13 +187,13 @@ func (q *queueName) UnmarshalJSON(raw []byte) error {
 			return nil
 		}
 	}
+	if len(b) == 0 {
+		return nil // "queue_name missing"
+	}
 	if len(b) > 40 {
 		b = b[:40]
 	}
 	q.unknown = string(b)
-	if q.unknown == "" {
-		q.unknown = `""`
-	}
 	return nil
 }
 
