@@ -43,9 +43,15 @@ LDFLAGS  := -X github.com/prometheus/common/version.Version=$(VERSION) \
 .PHONY: all
 all: build
 
+# Static binaries, as promu builds Prometheus' own exporters: no libc mapped
+# into the process (about 1.5 MB less resident memory). BUILD_TAGS=noaws
+# leaves the AWS sources out (see internal/awsclient).
+BUILD_TAGS ?=
+BUILD_ENV  := CGO_ENABLED=0
+
 .PHONY: build
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+	$(BUILD_ENV) $(GO) build -tags "$(BUILD_TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 .PHONY: tools
 tools: $(TOOL_STAMPS)

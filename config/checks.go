@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -241,6 +242,21 @@ func ValidateTLS(v *Validator, path string, t *commoncfg.TLSConfig, cfg *Config)
 	if err != nil {
 		v.Errorf(path, "%v", err)
 		return nil
+	}
+	// Checks of one document that trust the same CA share one pool: 200
+	// https checks would otherwise keep 200 copies of it, and a chain
+	// verified for one of them would not count for the others (the
+	// verification memo is keyed by pool).
+	if tc.RootCAs != nil && (t.CAFile != "" || t.CA != "") {
+		key := t.CAFile + "\x00" + string(t.CA)
+		if pool, ok := v.rootPools[key]; ok {
+			tc.RootCAs = pool
+		} else {
+			if v.rootPools == nil {
+				v.rootPools = map[string]*x509.CertPool{}
+			}
+			v.rootPools[key] = tc.RootCAs
+		}
 	}
 	return tc
 }

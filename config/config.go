@@ -44,7 +44,16 @@ type Global struct {
 	CheckTimeout Duration `yaml:"check_timeout"`
 	// MaxBodyBytes bounds how much of a response body any check or source reads.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// CheckConcurrency bounds how many per-scrape checks of one scrape run
+	// at once (default DefaultCheckConcurrency). Each check in flight holds
+	// a connection, its buffers and goroutines, so the bound is what keeps
+	// the exporter's memory flat however many checks are configured.
+	CheckConcurrency int `yaml:"check_concurrency"`
 }
+
+// DefaultCheckConcurrency lets a scrape of 200 checks that each take 100 ms
+// finish in under a second, with the memory of 32 connections at most.
+const DefaultCheckConcurrency = 32
 
 // Load reads, decodes strictly, defaults and validates a config file.
 func Load(path string) (*Config, error) {
@@ -150,6 +159,9 @@ func (c *Config) setDefaults() {
 	if c.Global.MaxBodyBytes == 0 {
 		c.Global.MaxBodyBytes = 1 << 20
 	}
+	if c.Global.CheckConcurrency == 0 {
+		c.Global.CheckConcurrency = DefaultCheckConcurrency
+	}
 	for i := range c.Services {
 		c.Services[i].setDefaults(&c.Global)
 	}
@@ -166,6 +178,9 @@ func (c *Config) validate(v *Validator) {
 	}
 	if c.Global.MaxBodyBytes < 0 {
 		v.Errorf("global.max_body_bytes", "must not be negative")
+	}
+	if c.Global.CheckConcurrency < 0 {
+		v.Errorf("global.check_concurrency", "must be positive (or 0 for the default %d)", DefaultCheckConcurrency)
 	}
 	names := make([]string, len(c.Services))
 	for i := range c.Services {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testcerts"
 )
 
 func TestInvalidConfigs(t *testing.T) {
@@ -24,6 +26,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-bad-name.yml":          {"invalid-bad-name.yml:2:", "services[0].name", "must start with a letter or digit"},
 		"invalid-missing-ca.yml":        {"invalid-missing-ca.yml:8:", "services[0].checks[0].http.tls_config", "does-not-exist.pem"},
 		"invalid-two-documents.yml":     {"invalid-two-documents.yml", "more than one YAML document"},
+		"invalid-check-concurrency.yml": {"invalid-check-concurrency.yml:3:", "global.check_concurrency", "must be positive"},
 	}
 	checkInvalid(t, cases)
 }
@@ -128,5 +131,51 @@ func checkInvalid(t *testing.T, cases map[string][]string) {
 				}
 			}
 		})
+	}
+}
+
+// Checks of one document that trust the same CA file share one parsed pool;
+// another file gets its own.
+func TestSharedRootPools(t *testing.T) {
+	dir := t.TempDir()
+	ca1 := filepath.Join(dir, "ca1.pem")
+	ca2 := filepath.Join(dir, "ca2.pem")
+	ca, err := testcerts.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testcerts.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ca1, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ca2, other.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yml := `services:
+  - name: s
+    checks:
+      - {name: a, kind: http, http: {url: "https://127.0.0.1/", tls_config: {ca_file: ca1.pem}}}
+      - {name: b, kind: http, http: {url: "https://127.0.0.1/", tls_config: {ca_file: ca1.pem}}}
+      - {name: c, kind: tcp, tcp: {address: "127.0.0.1:443", tls: true, tls_config: {ca_file: ca1.pem}}}
+      - {name: d, kind: http, http: {url: "https://127.0.0.1/", tls_config: {ca_file: ca2.pem}}}
+`
+	p := filepath.Join(dir, "c.yml")
+	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chks := cfg.Services[0].Checks
+	a, b, c, d := chks[0].HTTP.TLSClient.RootCAs, chks[1].HTTP.TLSClient.RootCAs, chks[2].TCP.TLSClient.RootCAs, chks[3].HTTP.TLSClient.RootCAs
+	if a == nil || a != b || a != c {
+		t.Errorf("checks trusting ca1.pem hold different pools: %p %p %p", a, b, c)
+	}
+	if d == nil || d == a || !d.Equal(other.Pool()) || !a.Equal(ca.Pool()) {
+		t.Errorf("ca2.pem shares ca1.pem's pool or a pool holds the wrong CA")
 	}
 }

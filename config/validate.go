@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"fmt"
 	"sort"
 	"strings"
@@ -48,6 +49,9 @@ type Validator struct {
 	file     string
 	lines    map[string]int
 	problems Problems
+	// rootPools shares one parsed pool among the TLS settings of a document
+	// that trust the same CA (see ValidateTLS).
+	rootPools map[string]*x509.CertPool
 }
 
 // NewValidator builds a validator for a document; root may be nil (tests that

@@ -55,15 +55,11 @@ func probeHTTP(ctx context.Context, chk *config.Check, res *Result) error {
 		return fetch.Errorf(ReasonAuth, "%v", err)
 	}
 
-	tlsConf := h.TLSClient
-	if tlsConf == nil {
-		tlsConf = &tls.Config{}
-	}
 	dialer := &net.Dialer{}
 	transport := &http.Transport{
 		Proxy:                  nil, // a health check measures the service, not a proxy
 		DialContext:            dialer.DialContext,
-		TLSClientConfig:        withCurves(tlsConf.Clone()),
+		DialTLSContext:         tlsDialer(dialer, h.TLSClient),
 		DisableKeepAlives:      true,
 		DisableCompression:     false,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -243,6 +239,44 @@ func (p *phaseTracer) trace() *httptrace.ClientTrace {
 		TLSHandshakeDone:     func(tls.ConnectionState, error) { p.done("tls", &p.tlsStart) },
 		WroteRequest:         func(httptrace.WroteRequestInfo) { p.mark(&p.wroteRequest) },
 		GotFirstResponseByte: func() { p.done("processing", &p.wroteRequest) },
+	}
+}
+
+// tlsDialer connects and completes the TLS handshake itself, so that the
+// peer's chain is verified for the host actually dialed (a redirect may
+// lead elsewhere) through verifiedChains. base (nil: defaults) is copied
+// per connection, so a plain-http check copies nothing. It reports the handshake to the
+// request's httptrace like http.Transport's own dialer does, so the tls
+// phase is timed the same way.
+func tlsDialer(dialer *net.Dialer, base *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		raw, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		conf := &tls.Config{}
+		if base != nil {
+			conf = base.Clone()
+		}
+		conn := tls.Client(raw, verifyWithMemo(withCurves(conf), host))
+		trace := httptrace.ContextClientTrace(ctx)
+		if trace != nil && trace.TLSHandshakeStart != nil {
+			trace.TLSHandshakeStart()
+		}
+		err = conn.HandshakeContext(ctx)
+		if trace != nil && trace.TLSHandshakeDone != nil {
+			trace.TLSHandshakeDone(conn.ConnectionState(), err)
+		}
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return conn, nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/collector"
@@ -132,10 +133,12 @@ func (f *failureCounts) collect(ch chan<- prometheus.Metric, keep func(service, 
 var checkFailures = &failureCounts{}
 
 // checksCollector runs every per-scrape check (http, tcp, smtp) of every
-// service concurrently, each bounded by its own timeout and the scrape's.
+// service concurrently, at most concurrency at a time, each bounded by its
+// own timeout and the scrape's.
 type checksCollector struct {
-	checks []scrapeCheck
-	logger log.Logger
+	checks      []scrapeCheck
+	concurrency int
+	logger      log.Logger
 }
 
 type scrapeCheck struct {
@@ -149,7 +152,10 @@ func init() {
 }
 
 func newChecksCollector(env collector.Env) (collector.Collector, error) {
-	c := &checksCollector{logger: env.Logger}
+	c := &checksCollector{logger: env.Logger, concurrency: env.Config.Global.CheckConcurrency}
+	if c.concurrency <= 0 {
+		c.concurrency = config.DefaultCheckConcurrency
+	}
 	if c.logger == nil {
 		c.logger = log.NewNopLogger()
 	}
@@ -174,13 +180,25 @@ func (c *checksCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 	if len(c.checks) == 0 {
 		return collector.ErrNoData
 	}
+	// A fixed set of workers takes the checks in config order: memory
+	// stays that of `concurrency` checks in flight however many are
+	// configured, while the scrape deadline still bounds them all (a check
+	// that starts after it fails at once as a timeout).
+	workers := min(c.concurrency, len(c.checks))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	wg.Add(len(c.checks))
-	for i := range c.checks {
-		go func(sc *scrapeCheck) {
+	wg.Add(workers)
+	for range workers {
+		go func() {
 			defer wg.Done()
-			c.run(ctx, sc, ch)
-		}(&c.checks[i])
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(c.checks) {
+					return
+				}
+				c.run(ctx, &c.checks[i], ch)
+			}
+		}()
 	}
 	wg.Wait()
 	configured := make(map[[2]string]bool, len(c.checks))

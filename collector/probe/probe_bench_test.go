@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testcerts"
 )
 
 // benchChecks measures one scrape's worth of checks: the collector's own
@@ -58,6 +60,28 @@ func BenchmarkHTTPSCheck(b *testing.B) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
 	defer srv.Close()
 	benchChecks(b, fmt.Sprintf(`services: [{name: s, checks: [{name: c, kind: http, http: {url: %q, tls_config: {insecure_skip_verify: true}}}]}]`, srv.URL))
+}
+
+// BenchmarkHTTPSCheckVerified verifies the served chain against a CA file,
+// as a production check does (a full handshake each time).
+func BenchmarkHTTPSCheckVerified(b *testing.B) {
+	ca, err := testcerts.NewCA()
+	if err != nil {
+		b.Fatal(err)
+	}
+	leaf, err := ca.Leaf([]string{"127.0.0.1"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	caFile, err := ca.WriteCAFile(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}, SessionTicketsDisabled: true}
+	srv.StartTLS()
+	defer srv.Close()
+	benchChecks(b, fmt.Sprintf(`services: [{name: s, checks: [{name: c, kind: http, http: {url: %q, tls_config: {ca_file: %q}}}]}]`, srv.URL, caFile))
 }
 
 func BenchmarkTCPCheck(b *testing.B) {

@@ -116,11 +116,15 @@ func OpenSMTP(ctx context.Context, srv *config.SMTPServer, res *Result) (*SMTPSe
 		return nil, err
 	}
 
-	tlsConf := srv.TLSClient
-	if tlsConf == nil {
+	var tlsConf *tls.Config
+	if srv.TLS != config.MailTLSNone {
 		tlsConf = &tls.Config{}
+		if srv.TLSClient != nil {
+			tlsConf = srv.TLSClient.Clone()
+		}
+		host, _, _ := net.SplitHostPort(srv.Address)
+		tlsConf = verifyWithMemo(tlsConf, host)
 	}
-	tlsConf = tlsConf.Clone()
 	var conn net.Conn = raw
 	if srv.TLS == config.MailTLSImplicit {
 		tc := tls.Client(raw, tlsConf)

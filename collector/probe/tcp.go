@@ -33,12 +33,8 @@ func probeTCP(ctx context.Context, chk *config.Check, res *Result) error {
 	if conf == nil {
 		conf = &tls.Config{}
 	}
-	conf = conf.Clone()
-	if conf.ServerName == "" {
-		host, _, _ := net.SplitHostPort(t.Address)
-		conf.ServerName = host
-	}
-	tlsConn := tls.Client(conn, conf)
+	host, _, _ := net.SplitHostPort(t.Address)
+	tlsConn := tls.Client(conn, verifyWithMemo(conf.Clone(), host))
 	start = time.Now()
 	err = tlsConn.HandshakeContext(ctx)
 	res.Phase("tls", time.Since(start))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,10 +14,6 @@ import (
 
 	"github.com/bosaimail/bosaimail_exporter/collector"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
-	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/itchyny/gojq"
@@ -24,7 +21,6 @@ import (
 
 	"github.com/bosaimail/bosaimail_exporter/config"
 	"github.com/bosaimail/bosaimail_exporter/internal/advisory"
-	"github.com/bosaimail/bosaimail_exporter/internal/awsclient"
 	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
@@ -58,8 +54,9 @@ type secFindingsFeed struct {
 	src    *collector.Source[secFindingsResult]
 	client *http.Client
 	logger log.Logger
-	// sh is built on first use (it reads the AWS credential chain).
-	sh func(ctx context.Context) (securityhub.GetFindingsAPIClient, error)
+	// securityHub counts the findings of an aws_securityhub feed (the AWS
+	// adapter, findings_aws.go, or its absence in a build without AWS).
+	securityHub func(ctx context.Context, res *secFindingsResult) error
 }
 
 func init() {
@@ -79,8 +76,12 @@ func newSecurityFindings(env collector.Env) (collector.Collector, error) {
 			// The SDK's own client (with its retries and timeouts) unless a test sets one.
 			f.client = nil
 		}
-		f.sh = func(ctx context.Context) (securityhub.GetFindingsAPIClient, error) {
-			return newSecurityHubClient(ctx, fc, f.client, logger)
+		if fc.Kind == "aws_securityhub" {
+			sh, err := newSecurityHubCounter(f)
+			if err != nil {
+				return nil, fmt.Errorf("security.findings %s: %w", fc.Name, err)
+			}
+			f.securityHub = sh
 		}
 		f.src = &collector.Source[secFindingsResult]{
 			Collector: "security_findings", Name: fc.Name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(),
@@ -89,27 +90,6 @@ func newSecurityFindings(env collector.Env) (collector.Collector, error) {
 		c.feeds = append(c.feeds, f)
 	}
 	return c, nil
-}
-
-// newSecurityHubClient uses the standard AWS credential chain (environment,
-// shared files, instance role); Endpoint overrides the service endpoint.
-func newSecurityHubClient(ctx context.Context, fc *config.FindingsFeed, hc *http.Client, logger log.Logger) (securityhub.GetFindingsAPIClient, error) {
-	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(fc.Region))
-	if err != nil {
-		return nil, fetch.Errorf(fetch.ReasonOther, "AWS configuration: %v", err)
-	}
-	return securityhub.NewFromConfig(ac, func(o *securityhub.Options) {
-		if hc != nil {
-			o.HTTPClient = hc
-		}
-		// A page of 100 ASFF findings is at most a few MB; the bound of a
-		// findings download applies.
-		o.HTTPClient = awsclient.BoundedDoer{Next: o.HTTPClient, Limit: secFindingsMaxBytes}
-		o.Logger = awsclient.NewLogger(logger, fc.Name)
-		if !fc.Endpoint.IsZero() {
-			o.BaseEndpoint = aws.String(fc.Endpoint.String())
-		}
-	}), nil
 }
 
 func (f *secFindingsFeed) refresh(ctx context.Context) (secFindingsResult, error) {
@@ -138,44 +118,6 @@ func (f *secFindingsFeed) refresh(ctx context.Context) (secFindingsResult, error
 		}
 		return res, f.readRecords(ctx, bytes.NewReader(body), &res)
 	}
-}
-
-// securityHub counts active, unresolved findings by their ASFF
-// Severity.Label.
-func (f *secFindingsFeed) securityHub(ctx context.Context, res *secFindingsResult) error {
-	client, err := f.sh(ctx)
-	if err != nil {
-		return err
-	}
-	eq := shtypes.StringFilterComparisonEquals
-	in := &securityhub.GetFindingsInput{
-		Filters: &shtypes.AwsSecurityFindingFilters{
-			RecordState: []shtypes.StringFilter{{Comparison: eq, Value: aws.String(string(shtypes.RecordStateActive))}},
-			WorkflowStatus: []shtypes.StringFilter{
-				{Comparison: eq, Value: aws.String(string(shtypes.WorkflowStatusNew))},
-				{Comparison: eq, Value: aws.String(string(shtypes.WorkflowStatusNotified))},
-			},
-		},
-		MaxResults: aws.Int32(100),
-	}
-	p := securityhub.NewGetFindingsPaginator(client, in)
-	for pages := 0; p.HasMorePages(); pages++ {
-		if pages >= secFindingsMaxPages {
-			return fetch.Errorf(fetch.ReasonPayload, "Security Hub: more than %d pages of findings", secFindingsMaxPages)
-		}
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return awsclient.Err("Security Hub GetFindings", err)
-		}
-		for _, fd := range out.Findings {
-			label := ""
-			if fd.Severity != nil {
-				label = string(fd.Severity.Label)
-			}
-			res.Counts[advisory.NormalizeSeverity(label)]++
-		}
-	}
-	return nil
 }
 
 // readRecords reads a JSON array or JSON values one after another (JSON

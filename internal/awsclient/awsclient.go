@@ -1,7 +1,5 @@
-// Package awsclient holds what every AWS-backed source (cloud aws_health and
-// aws_ses, delivery.ses, Security Hub findings) shares: bounded bodies, the
-// bounded failure reasons, and the exporter's logger for the SDK's own log
-// lines.
+//go:build !noaws
+
 package awsclient
 
 import (

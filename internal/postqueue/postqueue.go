@@ -7,12 +7,15 @@ package postqueue
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Queues are the Postfix queues reported, always present in a Summary so a
@@ -73,67 +76,241 @@ type Message struct {
 }
 
 // Recipient is one recipient of a queued message. Its address is not
-// decoded: the summary does not need it, and skipping it saves an
-// allocation per recipient on a million-line queue.
+// decoded: the summary does not need it.
 type Recipient struct {
 	DelayReason string `json:"delay_reason"`
 }
 
 // ParseLine decodes one line and checks the fields a summary relies on.
 func ParseLine(line []byte) (Message, error) {
-	var m Message
-	err := parseInto(line, &m)
-	return m, err
+	var e entry
+	if err := json.Unmarshal(line, &e); err != nil {
+		return Message{}, err
+	}
+	if err := e.check(); err != nil {
+		return Message{}, err
+	}
+	m := Message{QueueName: e.Queue.name, ArrivalTime: e.ArrivalTime, MessageSize: e.MessageSize}
+	if err := json.Unmarshal(e.ID.raw, &m.QueueID); err != nil {
+		return Message{}, err
+	}
+	for i := range e.Recipients {
+		r := Recipient{}
+		if e.Recipients[i].Reason.raw != nil {
+			if err := json.Unmarshal(e.Recipients[i].Reason.raw, &r.DelayReason); err != nil {
+				return Message{}, err
+			}
+		}
+		m.Recipients = append(m.Recipients, r)
+	}
+	return m, nil
 }
 
-// parseInto decodes into m, reusing its recipient slice.
-func parseInto(line []byte, m *Message) error {
+// entry is how Parse decodes a line: the fields it needs are checked and
+// reduced while decoding (queue name to a known queue, queue ID to
+// presence, delay reason to its bucket), so a valid line allocates nothing
+// however many recipients it has.
+type entry struct {
+	Queue       queueName   `json:"queue_name"`
+	ID          queueID     `json:"queue_id"`
+	ArrivalTime int64       `json:"arrival_time"`
+	MessageSize int64       `json:"message_size"`
+	Recipients  []recipient `json:"recipients"`
+}
+
+type recipient struct {
+	Reason delayReason `json:"delay_reason"`
+}
+
+// reset empties e for the next line, keeping the recipients' storage.
+func (e *entry) reset() {
+	rs := e.Recipients[:cap(e.Recipients)]
 	// encoding/json decodes into existing slice elements without zeroing
 	// them: clear so a recipient never inherits the previous line's reason.
-	rs := m.Recipients[:cap(m.Recipients)]
 	clear(rs)
-	*m = Message{Recipients: rs[:0]}
-	if err := json.Unmarshal(line, m); err != nil {
-		return err
-	}
+	*e = entry{Recipients: rs[:0]}
+}
+
+func (e *entry) check() error {
 	switch {
-	case m.QueueName == "":
+	case e.Queue.name == "" && e.Queue.unknown == "":
 		return errors.New("queue_name missing")
-	case m.QueueID == "":
+	case e.Queue.name == "":
+		// A name Postfix does not use is a corrupt or forged line: counting
+		// it under some queue would report messages that are not there.
+		return fmt.Errorf("unknown queue_name %q (want one of %s)", e.Queue.unknown, strings.Join(Queues, ", "))
+	case !e.ID.present:
 		return errors.New("queue_id missing")
-	case m.ArrivalTime <= 0:
-		return fmt.Errorf("arrival_time %d is not a Unix time", m.ArrivalTime)
-	case m.MessageSize < 0:
-		return fmt.Errorf("message_size %d is negative", m.MessageSize)
+	case e.ArrivalTime <= 0:
+		return fmt.Errorf("arrival_time %d is not a Unix time", e.ArrivalTime)
+	case e.MessageSize < 0:
+		return fmt.Errorf("message_size %d is negative", e.MessageSize)
 	}
 	return nil
 }
 
-// Add counts one message into the summary.
-func (s *Summary) Add(m *Message) {
-	name := m.QueueName
-	q := s.Queues[name]
-	if q == nil {
-		// Queue names come from Postfix; an unknown one is kept under
-		// "other" so a corrupt name cannot grow the label set.
-		name = "other"
-		if q = s.Queues[name]; q == nil {
-			q = &Queue{}
-			s.Queues[name] = q
+// jsonString returns the contents of a JSON string literal without
+// allocating when it has no escapes; escaped ones are decoded properly.
+func jsonString(raw []byte) ([]byte, bool, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false, fmt.Errorf("want a string, got %.40s", raw)
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, false, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, false, err
+	}
+	return []byte(s), true, nil
+}
+
+// queueName keeps the canonical name of a known queue, or the unknown name
+// (bounded) for the error message.
+type queueName struct {
+	name    string
+	unknown string
+}
+
+func (q *queueName) UnmarshalJSON(raw []byte) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	b, _, err := jsonString(raw)
+	if err != nil {
+		return fmt.Errorf("queue_name: %w", err)
+	}
+	for _, known := range Queues {
+		if string(b) == known {
+			q.name = known
+			return nil
 		}
 	}
-	q.Messages++
-	q.Recipients += int64(len(m.Recipients))
-	q.SizeBytes += m.MessageSize
-	at := time.Unix(m.ArrivalTime, 0)
-	if q.OldestArrival.IsZero() || at.Before(q.OldestArrival) {
-		q.OldestArrival = at
+	if len(b) == 0 {
+		return nil // "queue_name missing"
 	}
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	q.unknown = string(b)
+	return nil
+}
+
+// queueID records that a non-empty ID was present; the summary does not
+// need the ID itself.
+type queueID struct {
+	present bool
+	raw     []byte // only for ParseLine
+}
+
+func (q *queueID) UnmarshalJSON(raw []byte) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	if _, _, err := jsonString(raw); err != nil {
+		return fmt.Errorf("queue_id: %w", err)
+	}
+	q.present = string(raw) != `""`
+	q.raw = raw
+	return nil
+}
+
+// delayReason is the bucket of a recipient's deferral reason (index into
+// Reasons plus one; 0 when there is none).
+type delayReason struct {
+	bucket uint8
+	raw    []byte // only for ParseLine
+}
+
+func (d *delayReason) UnmarshalJSON(raw []byte) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	b, _, err := jsonString(raw)
+	if err != nil {
+		return fmt.Errorf("delay_reason: %w", err)
+	}
+	d.raw = raw
+	if len(b) > 0 {
+		d.bucket = uint8(bucketIndex(b)) + 1
+	}
+	return nil
+}
+
+// Add counts one message into the summary. A message of a queue the
+// summary does not know is not counted (Parse reports it as malformed).
+func (s *Summary) Add(m *Message) {
+	q := s.Queues[m.QueueName]
+	if q == nil {
+		return
+	}
+	q.add(m.ArrivalTime, m.MessageSize, int64(len(m.Recipients)))
 	for i := range m.Recipients {
 		if r := m.Recipients[i].DelayReason; r != "" {
 			s.Deferrals[Bucket(r)]++
 		}
 	}
+}
+
+func (q *Queue) add(arrival, size, recipients int64) {
+	q.Messages++
+	q.Recipients += recipients
+	q.SizeBytes += size
+	at := time.Unix(arrival, 0)
+	if q.OldestArrival.IsZero() || at.Before(q.OldestArrival) {
+		q.OldestArrival = at
+	}
+}
+
+func (s *Summary) addEntry(e *entry) {
+	s.Queues[e.Queue.name].add(e.ArrivalTime, e.MessageSize, int64(len(e.Recipients)))
+	for i := range e.Recipients {
+		if b := e.Recipients[i].Reason.bucket; b > 0 {
+			s.Deferrals[Reasons[b-1]]++
+		}
+	}
+}
+
+// lineDecoder decodes one line after another with one json.Decoder, so
+// its buffers and scanner are reused instead of allocated per line as
+// json.Unmarshal does.
+type lineDecoder struct {
+	src  lineSource
+	dec  *json.Decoder
+	base int64 // the decoder's input offset at the start of the line
+}
+
+type lineSource struct{ b []byte }
+
+func (l *lineSource) Read(p []byte) (int, error) {
+	if len(l.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, l.b)
+	l.b = l.b[n:]
+	return n, nil
+}
+
+func (d *lineDecoder) decode(line []byte, e *entry) error {
+	if d.dec == nil {
+		d.src.b, d.base = nil, 0
+		d.dec = json.NewDecoder(&d.src)
+	}
+	d.src.b = line
+	e.reset()
+	err := d.dec.Decode(e)
+	if err == nil && d.dec.InputOffset()-d.base != int64(len(line)) {
+		err = errors.New("more than one JSON value on the line")
+	}
+	if err != nil {
+		// The decoder keeps syntax errors and may hold the rest of the
+		// line: start afresh (only malformed lines pay for it).
+		d.dec = nil
+		return err
+	}
+	d.base = d.dec.InputOffset()
+	return e.check()
 }
 
 // Parse reads a whole dump. Malformed lines (bad JSON, missing fields,
@@ -151,7 +328,8 @@ func Parse(r io.Reader, maxLine int) (*Summary, error) {
 		long    []byte // a line longer than the reader's buffer, being collected
 		tooLong bool
 		lineNo  int64
-		m       Message
+		e       entry
+		dec     lineDecoder
 	)
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -179,10 +357,10 @@ func Parse(r io.Reader, maxLine int) (*Summary, error) {
 			case tooLong || len(line) > maxLine:
 				s.malformed(lineNo, fmt.Sprintf("longer than %d bytes", maxLine))
 			default:
-				if perr := parseInto(line, &m); perr != nil {
+				if perr := dec.decode(line, &e); perr != nil {
 					s.malformed(lineNo, perr.Error())
 				} else {
-					s.Add(&m)
+					s.addEntry(&e)
 				}
 			}
 			tooLong = false
@@ -234,6 +412,25 @@ var bucketRules = []struct {
 	{"timeout", []string{"timed out", "timeout", "time out", "タイムアウト", "時間切れ"}},
 }
 
+// bucketSubs are bucketRules' substrings as bytes, for bucketIndex.
+var bucketSubs = func() [][][]byte {
+	out := make([][][]byte, len(bucketRules))
+	for i, r := range bucketRules {
+		for _, sub := range r.subs {
+			out[i] = append(out[i], []byte(sub))
+		}
+	}
+	return out
+}()
+
+var reasonIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, r := range Reasons {
+		m[r] = i
+	}
+	return m
+}()
+
 // Bucket maps a free-text deferral reason to one of Reasons.
 func Bucket(reason string) string {
 	lower := strings.ToLower(reason)
@@ -245,4 +442,40 @@ func Bucket(reason string) string {
 		}
 	}
 	return "other"
+}
+
+// bucketIndex is Bucket for bytes, returning the index into Reasons. It
+// lower-cases into a stack buffer; a reason that is long or has non-ASCII
+// letters with a lower case takes Bucket's path (and its allocation).
+func bucketIndex(reason []byte) int {
+	var buf [512]byte
+	if len(reason) > len(buf) {
+		return reasonIndex[Bucket(string(reason))]
+	}
+	lower := buf[:len(reason)]
+	for i := 0; i < len(reason); {
+		c := reason[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			lower[i] = c
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(reason[i:])
+		if r == utf8.RuneError || unicode.ToLower(r) != r {
+			return reasonIndex[Bucket(string(reason))]
+		}
+		copy(lower[i:], reason[i:i+n])
+		i += n
+	}
+	for i, subs := range bucketSubs {
+		for _, sub := range subs {
+			if bytes.Contains(lower, sub) {
+				return reasonIndex[bucketRules[i].reason]
+			}
+		}
+	}
+	return reasonIndex["other"]
 }

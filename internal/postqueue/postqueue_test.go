@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,9 @@ func TestParseFaults(t *testing.T) {
 		{name: "html error page", in: "<html><body>502</body></html>\n", wantErr: "no valid"},
 		{name: "wrong types", in: `{"queue_name":1}` + "\n" + good, malformed: 1, active: 1},
 		{name: "missing arrival", in: `{"queue_name":"active","queue_id":"A"}` + "\n" + good, malformed: 1, active: 1},
+		{name: "empty queue name", in: `{"queue_name":"","queue_id":"A","arrival_time":5}` + "\n" + good, malformed: 1, active: 1},
+		{name: "escaped queue name", in: `{"queue_name":"\u0061ctive","queue_id":"A","arrival_time":5}` + "\n" + good, active: 2},
+		{name: "two values on a line", in: good + good + "\n" + good, malformed: 1, active: 1},
 		{name: "negative size", in: `{"queue_name":"active","queue_id":"A","arrival_time":5,"message_size":-1}` + "\n" + good, malformed: 1, active: 1},
 		{name: "line over bound", in: `{"queue_name":"active","queue_id":"A","arrival_time":5,"sender":"` + strings.Repeat("x", 200000) + `"}` + "\n" + good, maxLine: 100000, malformed: 1, active: 1},
 		{name: "long line within bound", in: `{"queue_name":"active","queue_id":"A","arrival_time":5,"sender":"` + strings.Repeat("x", 200000) + `"}` + "\n" + good, maxLine: 300000, active: 2},
@@ -136,17 +140,39 @@ func TestParseFaults(t *testing.T) {
 	}
 }
 
-func TestParseUnknownQueueIsBounded(t *testing.T) {
+// A queue name Postfix does not use is a corrupt or forged line: it is
+// malformed, never counted under some queue (it would report messages that
+// are not there), and it cannot grow the label set.
+func TestParseUnknownQueueIsMalformed(t *testing.T) {
+	f, err := os.Open("../../testdata/delivery/postqueue-unknown-queue.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, err := Parse(f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Lines != 5 || s.Malformed != 3 {
+		t.Errorf("lines %d malformed %d, want 5 and 3 (%s)", s.Lines, s.Malformed, s.FirstMalformed)
+	}
+	if want := `line 2: unknown queue_name "other"`; !strings.HasPrefix(s.FirstMalformed, want) {
+		t.Errorf("first malformed = %q, want %q", s.FirstMalformed, want)
+	}
+	if len(s.Queues) != len(Queues) {
+		t.Errorf("queues %v, want only %v", s.Queues, Queues)
+	}
+	if s.Queues["deferred"].Messages != 1 || s.Queues["active"].Messages != 1 || s.Deferrals["timeout"] != 1 {
+		t.Errorf("deferred %+v active %+v deferrals %v", *s.Queues["deferred"], *s.Queues["active"], s.Deferrals)
+	}
+
 	var b strings.Builder
 	for i := range 100 {
 		fmt.Fprintf(&b, `{"queue_name":"q%d","queue_id":"A%d","arrival_time":1764100800,"message_size":1}`+"\n", i, i)
 	}
-	s, err := Parse(strings.NewReader(b.String()), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Queues) != len(Queues)+1 || s.Queues["other"].Messages != 100 {
-		t.Errorf("queues = %d, other = %+v", len(s.Queues), s.Queues["other"])
+	s, err = Parse(strings.NewReader(b.String()), 0)
+	if !errors.Is(err, ErrGarbage) || s.Malformed != 100 || len(s.Queues) != len(Queues) {
+		t.Errorf("err %v malformed %d queues %d", err, s.Malformed, len(s.Queues))
 	}
 }
 
@@ -169,28 +195,43 @@ func TestParseReaderError(t *testing.T) {
 }
 
 // genDump produces n postqueue -j lines on the fly, so the benchmark
-// measures the parser's memory, not the input's.
+// measures the parser's memory, not the input's; it reuses one line buffer
+// so its own allocations do not hide the parser's.
 type genDump struct {
 	n, i int
-	buf  []byte
+	line []byte
+	rest []byte
+	id   [20]byte
 }
 
 func (g *genDump) Read(p []byte) (int, error) {
-	for len(g.buf) == 0 {
+	for len(g.rest) == 0 {
 		if g.i >= g.n {
 			return 0, io.EOF
 		}
 		q := Queues[g.i%3]
-		reason := ""
-		if q == "deferred" {
-			reason = `,"delay_reason":"connect to mx.example.jp[192.0.2.1]:25: Connection timed out"`
+		b := append(g.line[:0], `{"queue_name": "`...)
+		b = append(b, q...)
+		b = append(b, `", "queue_id": "4XkT`...)
+		id := strconv.AppendInt(g.id[:0], int64(g.i), 10)
+		for range 11 - len(id) {
+			b = append(b, '0')
 		}
-		g.buf = fmt.Appendf(g.buf[:0], `{"queue_name": "%s", "queue_id": "4XkT%011d", "arrival_time": %d, "message_size": 4213, "forced_expire": false, "sender": "bosai@bosai-mie.jp", "recipients": [{"address": "user%d@三重.jp"%s}]}`+"\n",
-			q, g.i, 1764100800+g.i%600, g.i, reason)
+		b = append(b, id...)
+		b = append(b, `", "arrival_time": `...)
+		b = strconv.AppendInt(b, int64(1764100800+g.i%600), 10)
+		b = append(b, `, "message_size": 4213, "forced_expire": false, "sender": "bosai@bosai-mie.jp", "recipients": [{"address": "user`...)
+		b = strconv.AppendInt(b, int64(g.i), 10)
+		b = append(b, `@三重.jp"`...)
+		if q == "deferred" {
+			b = append(b, `,"delay_reason":"connect to mx.example.jp[192.0.2.1]:25: Connection timed out"`...)
+		}
+		b = append(b, "}]}\n"...)
+		g.line, g.rest = b, b
 		g.i++
 	}
-	n := copy(p, g.buf)
-	g.buf = g.buf[n:]
+	n := copy(p, g.rest)
+	g.rest = g.rest[n:]
 	return n, nil
 }
 
@@ -278,6 +319,10 @@ func FuzzParse(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{"queue_name":"deferred","queue_id":"A","arrival_time":1,"recipients":[{"delay_reason":"タイムアウト"}]}`))
 	f.Add([]byte("\n\n\r\n"))
+	unknown, _ := os.ReadFile("../../testdata/delivery/postqueue-unknown-queue.jsonl")
+	f.Add(unknown)
+	f.Add([]byte(`{"queue_name":"de\u0066erred","queue_id":"A","arrival_time":1,"recipients":[{"delay_reason":"TLS \u30bf\u30a4\u30e0\u30a2\u30a6\u30c8"}]}{}`))
+	f.Add([]byte(`{"queue_name":"active","queue_id":"A","arrival_time":1,"recipients":[{"delay_reason":"\u0130 CONNECTION REFUSED \xff"}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, err := Parse(bytes.NewReader(in), 512)
 		if s == nil {
@@ -303,6 +348,40 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(s.Deferrals) != len(Reasons) {
 			t.Fatalf("deferral buckets grew: %v", s.Deferrals)
+		}
+		if len(s.Queues) != len(Queues) {
+			t.Fatalf("queues other than Postfix's: %v", s.Queues)
+		}
+		// Each line alone: the streaming decoder agrees with ParseLine
+		// (json.Unmarshal and Bucket on strings), line by line.
+		for _, line := range bytes.Split(in, []byte("\n")) {
+			line = trimSpace(line)
+			if len(line) == 0 {
+				continue
+			}
+			one, _ := Parse(bytes.NewReader(line), len(line)+1)
+			m, perr := ParseLine(line)
+			if (perr == nil) != (one.Malformed == 0) {
+				t.Fatalf("line %q: ParseLine error %v, Parse malformed %d (%s)", line, perr, one.Malformed, one.FirstMalformed)
+			}
+			if perr != nil {
+				continue
+			}
+			q := one.Queues[m.QueueName]
+			if q.Messages != 1 || q.Recipients != int64(len(m.Recipients)) || q.SizeBytes != m.MessageSize {
+				t.Fatalf("line %q: Parse %+v, ParseLine %+v", line, *q, m)
+			}
+			want := map[string]int64{}
+			for _, r := range m.Recipients {
+				if r.DelayReason != "" {
+					want[Bucket(r.DelayReason)]++
+				}
+			}
+			for _, r := range Reasons {
+				if one.Deferrals[r] != want[r] {
+					t.Fatalf("line %q: deferrals %v, want %v", line, one.Deferrals, want)
+				}
+			}
 		}
 	})
 }

@@ -1,0 +1,6 @@
+//go:build !noaws
+
+package awsclient
+
+// Enabled tells whether this build has the AWS sources (tag noaws unset).
+const Enabled = true
