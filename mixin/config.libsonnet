@@ -129,8 +129,10 @@
     // their instance labels (the ports differ): this regex's first group.
     hostFromInstance: '(.*):[0-9]+',
     // The filesystem that holds the PostgreSQL data directory, for the
-    // database's days-until-full forecast (node_filesystem labels).
-    databaseVolumeSelector: 'mountpoint="/var/lib/postgresql"',
+    // database's days-until-full forecast: the first of these mountpoints
+    // the database's host has (Debian's and RHEL's data directories, then
+    // their parents).
+    databaseVolumeMountpoints: ['/var/lib/postgresql', '/var/lib/pgsql', '/var/lib', '/var', '/'],
     // Growth trends (forecasts, report's capacity section) fit this window:
     // a day, so nightly batches and log rotation do not look like a trend.
     capacityTrendWindow: '1d',

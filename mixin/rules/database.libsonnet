@@ -95,15 +95,21 @@
             expr: host('deriv(pg_database_size_bytes{%s}[%s])' % [sel, c.capacityTrendWindow]),
           },
           // Days until the databases' net growth fills the volume that holds
-          // them (absent while they do not grow).
+          // them (absent while they do not grow). `or on (host)` keeps the
+          // most specific mountpoint a host has.
           {
             record: 'bosaimail:database_volume_days_until_full',
             expr: |||
-              max by (host) (%(avail)s)
+              (
+                %(avail)s
+              )
               / on (host) group_right ()
               (sum by (%(by)s, host) (bosaimail:database_size_bytes:deriv) > 0)
               / 86400
-            ||| % { by: by, avail: host('node_filesystem_avail_bytes{%s, %s}' % [c.nodeSelector, c.databaseVolumeSelector]) },
+            ||| % { by: by, avail: std.join('\n  or on (host)\n', [
+              'max by (host) (%s)' % host('node_filesystem_avail_bytes{%s, mountpoint="%s"}' % [c.nodeSelector, m])
+              for m in c.databaseVolumeMountpoints
+            ]) },
           },
         ],
       },
