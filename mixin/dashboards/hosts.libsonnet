@@ -86,7 +86,7 @@ local g = import '../lib/dashboard.libsonnet';
           t('カーネルの時刻同期状態（緑: 同期、赤: 未同期）。', 'Kernel clock synchronisation status.'),
           [g.target('node_timex_sync_status{%s}' % f(), '{{instance}}')],
           w=12,
-          mappings=cm.okFail,
+          mappings=g.valueMap({ '1': [t('同期', 'Synchronised'), 'green'], '0': [t('未同期', 'Not synchronised'), 'red'] }),
         ),
       ],
     ),
