@@ -138,6 +138,10 @@ scrape_configs:
 		`up{job="bosaimail"} == 1`,
 		`bosaimail:database_connections:ratio`,
 		`bosaimail:database_xid_age:ratio{datname="bosai"}`,
+		`bosaimail:database_dead_tuples:ratio{relname="subscribers"}`,
+		`bosaimail:database_dead_tuples_over_autovacuum_trigger{relname="subscribers"}`,
+		`bosaimail:database_cache_hit:ratio_rate10m{datname="bosai"}`,
+		`pg_stat_user_tables_size_bytes{relname="subscribers"} > 0`,
 		`bosaimail:host_memory_available:ratio`,
 		`bosaimail:host_filesystem_avail:ratio`,
 	} {
