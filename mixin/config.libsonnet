@@ -156,6 +156,7 @@
     // (PostgreSQL stops accepting writes near it): warning, critical.
     databaseXidAgeWarningRatio: 0.5,
     databaseXidAgeCriticalRatio: 0.75,
+    databaseXidAgeFor: '5m',
     // Dead tuples over all tuples of a table, for tables with at least
     // databaseDeadTuplesMin dead tuples (small tables are noise).
     databaseDeadTupleRatio: 0.2,
@@ -166,6 +167,7 @@
     databaseAutovacuumBehindFor: '2h',
     // Days until the database's growth fills its volume.
     databaseFullWarningDays: 30,
+    databaseVolumeFillingFor: '1h',
     // Buffer cache hit ratio below this, while the database reads at least
     // databaseCacheMinReadsPerSecond blocks from disk.
     databaseCacheHitRatio: 0.9,
@@ -175,6 +177,7 @@
     // checkpoints of the last hour, at least databaseCheckpointsReqMin.
     databaseCheckpointReqRatio: 0.5,
     databaseCheckpointsReqMin: 3,
+    databaseCheckpointFor: '15m',
     // Jobs (job_name regex) that check the live database's integrity
     // (pg_amcheck, table checksums) through the jobs push API.
     databaseIntegrityJobs: 'db-integrity.*',
@@ -188,6 +191,10 @@
     hostFilesystemTrendWindow: '6h',
     hostFilesystemFullWarningDays: 7,
     hostFilesystemFullCriticalDays: 1,
+    // ... only while less than this fraction is free (a big, mostly empty
+    // disk filling fast is not yet a problem).
+    hostFilesystemFillingWarningFreeRatio: 0.4,
+    hostFilesystemFillingCriticalFreeRatio: 0.2,
     hostFilesystemFillingFor: '1h',
     // Free space below these fractions, whatever the trend.
     hostFilesystemFreeWarningRatio: 0.1,

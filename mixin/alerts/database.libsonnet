@@ -90,7 +90,7 @@
           alert(
             'BosaiMailDatabaseTransactionIDWraparound',
             'bosaimail:database_xid_age:ratio{%s} > %g' % [sel, t.ratio] + (if t.ceiling != null then ' <= %g' % t.ceiling else ''),
-            '5m',
+            c.databaseXidAgeFor,
             t.severity,
             'データベース {{ $labels.datname }} のトランザクション ID が周回（wraparound）に近づいています',
             'データベース {{ $labels.datname }}（{{ $labels.instance }}）の最も古い未凍結トランザクション ID の経過が周回上限（約 21 億）の {{ $value | humanizePercentage }} に達しました（しきい値 %d%%）。上限に近づくと PostgreSQL は書込みを停止します。VACUUM（FREEZE）が進んでいるか直ちに確認してください。' % std.round(t.ratio * 100),
@@ -119,7 +119,7 @@
           alert(
             'BosaiMailDatabaseVolumeFillingUp',
             'bosaimail:database_volume_days_until_full{%s} < %d' % [sel, c.databaseFullWarningDays],
-            '1h',
+            c.databaseVolumeFillingFor,
             'warning',
             'データベース {{ $labels.instance }} の増加で {{ $value | humanize }} 日後にディスクが一杯になる見込みです',
             'データベース {{ $labels.instance }} の直近 %s の増加ペースが続くと、データ領域のディスク（ホスト {{ $labels.host }}）が約 {{ $value | humanize }} 日で一杯になります（しきい値 %d 日）。容量の拡張、不要データの削除、再編成を計画してください。' % [c.capacityTrendWindow, c.databaseFullWarningDays],
@@ -135,7 +135,7 @@
           alert(
             'BosaiMailDatabaseCheckpointPressure',
             'bosaimail:database_checkpoints_requested:ratio_rate1h{%s} > %g and on (job, instance) sum by (job, instance) (increase(pg_stat_bgwriter_checkpoints_req_total{%s}[1h])) >= %d' % [sel, c.databaseCheckpointReqRatio, sel, c.databaseCheckpointsReqMin],
-            '15m',
+            c.databaseCheckpointFor,
             'warning',
             'データベース {{ $labels.instance }} でチェックポイントが頻発しています',
             'データベース {{ $labels.instance }} の直近 1 時間のチェックポイントの {{ $value | humanizePercentage }} が、定期（checkpoint_timeout）ではなく WAL 量の超過で発生しています。書込み負荷が高く、I/O の集中で応答が遅くなります。max_wal_size の見直しや大量更新の時間帯を確認してください。',

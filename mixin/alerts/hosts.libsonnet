@@ -40,8 +40,8 @@
             'サーバ {{ $labels.instance }} のファイルシステム {{ $labels.mountpoint }}（{{ $labels.device }}）は空きが %d%% 未満で、直近 %s の傾向が続くと %d 日以内に空きがなくなります。ログ・バックアップ・データベースの増加を確認し、不要ファイルの削除か容量の拡張をしてください。' % [std.round(t.ratio * 100), c.hostFilesystemTrendWindow, t.days],
           )
           for tiers in [[
-            { severity: 'warning', days: c.hostFilesystemFullWarningDays, ratio: 0.4 },
-            { severity: 'critical', days: c.hostFilesystemFullCriticalDays, ratio: 0.2 },
+            { severity: 'warning', days: c.hostFilesystemFullWarningDays, ratio: c.hostFilesystemFillingWarningFreeRatio },
+            { severity: 'critical', days: c.hostFilesystemFullCriticalDays, ratio: c.hostFilesystemFillingCriticalFreeRatio },
           ]]
           for t in tiers
         ] + [
