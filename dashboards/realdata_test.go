@@ -175,7 +175,9 @@ func TestPanelsReturnData(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	om := filepath.Join(dir, "metrics.om")
 	now := time.Now().Truncate(time.Minute)
-	if err := os.WriteFile(om, []byte(openMetrics(documentedMetrics(t), now.Add(-time.Minute))), 0o600); err != nil {
+	// The exporter's own series, then the recorded third-party exporters'.
+	series := strings.TrimSuffix(openMetrics(documentedMetrics(t), now.Add(-time.Minute)), "# EOF\n") + exporterOpenMetrics(t, now.Add(-time.Minute)) + "# EOF\n"
+	if err := os.WriteFile(om, []byte(series), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", om, data).CombinedOutput(); err != nil {

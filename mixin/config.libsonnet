@@ -119,5 +119,100 @@
     bounceRatioThreshold: 0.05,
     complaintRatioThreshold: 0.001,
     deliveryRatioFor: '15m',
+    // --- database and hosts (issue 18) ---
+    // postgres_exporter's series (PostgreSQL only: mysqld_exporter's names
+    // share too little to put both behind one set of rules).
+    postgresSelector: 'job="postgres"',
+    // node_exporter's series of the service's own machines.
+    nodeSelector: 'job="node"',
+    // A database server and its machine are matched by the host part of
+    // their instance labels (the ports differ): this regex's first group.
+    hostFromInstance: '(.*):[0-9]+',
+    // The filesystem that holds the PostgreSQL data directory, for the
+    // database's days-until-full forecast: the first of these mountpoints
+    // the database's host has (Debian's and RHEL's data directories, then
+    // their parents).
+    databaseVolumeMountpoints: ['/var/lib/postgresql', '/var/lib/pgsql', '/var/lib', '/var', '/'],
+    // Growth trends (forecasts, report's capacity section) fit this window:
+    // a day, so nightly batches and log rotation do not look like a trend.
+    capacityTrendWindow: '1d',
+    databaseDownFor: '1m',
+    databaseExporterDownFor: '5m',
+    // Connections over (max_connections - superuser_reserved_connections).
+    databaseConnectionsWarningRatio: 0.8,
+    databaseConnectionsFor: '5m',
+    // Replica replay lag (pg_replication_lag_seconds), seconds.
+    databaseReplicationLagSeconds: 300,
+    databaseReplicationFor: '5m',
+    // A transaction running this long (state active), and a session idle
+    // in an open transaction this long (it holds locks and stops VACUUM).
+    databaseLongTransactionSeconds: 1800,
+    databaseIdleInTransactionSeconds: 600,
+    databaseSessionFor: '1m',
+    // More than this many deadlocks in databaseDeadlocksWindow.
+    databaseDeadlocks: 2,
+    databaseDeadlocksWindow: '15m',
+    // Transaction-ID age as a fraction of the 2^31 wraparound horizon
+    // (PostgreSQL stops accepting writes near it): warning, critical.
+    databaseXidAgeWarningRatio: 0.5,
+    databaseXidAgeCriticalRatio: 0.75,
+    databaseXidAgeFor: '5m',
+    // Dead tuples over all tuples of a table, for tables with at least
+    // databaseDeadTuplesMin dead tuples (small tables are noise).
+    databaseDeadTupleRatio: 0.2,
+    databaseDeadTuplesMin: 10000,
+    databaseDeadTuplesFor: '1h',
+    // A table above autovacuum's own trigger for this long: autovacuum is
+    // not keeping up (or a long transaction keeps it from cleaning).
+    databaseAutovacuumBehindFor: '2h',
+    // Days until the database's growth fills its volume.
+    databaseFullWarningDays: 30,
+    databaseVolumeFillingFor: '1h',
+    // Buffer cache hit ratio below this, while the database reads at least
+    // databaseCacheMinReadsPerSecond blocks from disk.
+    databaseCacheHitRatio: 0.9,
+    databaseCacheMinReadsPerSecond: 10,
+    databaseCacheFor: '30m',
+    // Requested (not timed) checkpoints: more than this share of the
+    // checkpoints of the last hour, at least databaseCheckpointsReqMin.
+    databaseCheckpointReqRatio: 0.5,
+    databaseCheckpointsReqMin: 3,
+    databaseCheckpointFor: '15m',
+    // Jobs (job_name regex) that check the live database's integrity
+    // (pg_amcheck, table checksums) through the jobs push API.
+    databaseIntegrityJobs: 'db-integrity.*',
+    databaseIntegrityOverdueFor: '5m',
+
+    hostExporterDownFor: '5m',
+    // Filesystems watched (node_filesystem labels).
+    hostFilesystemSelector: 'fstype!~"tmpfs|ramfs|squashfs|overlay|nsfs|fuse.*",mountpoint!~"/run.*|/boot/efi"',
+    // predict_linear over this window: full within the days of the warning
+    // and critical tiers.
+    hostFilesystemTrendWindow: '6h',
+    hostFilesystemFullWarningDays: 7,
+    hostFilesystemFullCriticalDays: 1,
+    // ... only while less than this fraction is free (a big, mostly empty
+    // disk filling fast is not yet a problem).
+    hostFilesystemFillingWarningFreeRatio: 0.4,
+    hostFilesystemFillingCriticalFreeRatio: 0.2,
+    hostFilesystemFillingFor: '1h',
+    // Free space below these fractions, whatever the trend.
+    hostFilesystemFreeWarningRatio: 0.1,
+    hostFilesystemFreeCriticalRatio: 0.05,
+    hostInodesFreeWarningRatio: 0.1,
+    hostInodesFreeCriticalRatio: 0.03,
+    hostFilesystemFor: '5m',
+    // MemAvailable over MemTotal below this ...
+    hostMemoryAvailableRatio: 0.1,
+    hostMemoryFor: '15m',
+    // CPU busy (not idle, not iowait) above this for this long.
+    hostCPUBusyRatio: 0.9,
+    hostCPUFor: '30m',
+    // Clock offset from NTP; TLS checks and cron schedules rely on it.
+    hostClockSkewSeconds: 0.5,
+    hostClockFor: '10m',
+    // systemd units of the mail stack (node_exporter --collector.systemd).
+    hostUnits: 'postfix.*|dovecot.*|postgresql.*|nginx.*|apache2.*|httpd.*|bosaimail.*',
+    hostUnitFailedFor: '1m',
   },
 }

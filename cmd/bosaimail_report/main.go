@@ -47,6 +47,17 @@ func run(args []string, now func() time.Time) int {
 		antivirusAg = app.Flag("antivirus.max-age", "Antivirus signature age above which a minute counts as stale.").Default("24h").Duration()
 		logCfg      logging.Config
 	)
+	// The capacity and database-integrity sections read the third-party
+	// exporters the mixin's database and hosts sections read.
+	dbDefaults := report.DefaultDatabaseOptions()
+	var (
+		pgSel     = app.Flag("database.selector", "Label matchers that select postgres_exporter's series (the mixin's postgresSelector).").Default(dbDefaults.PostgresSelector).String()
+		nodeSel   = app.Flag("node.selector", "Label matchers that select node_exporter's series (the mixin's nodeSelector).").Default(dbDefaults.NodeSelector).String()
+		fsSel     = app.Flag("node.filesystem-selector", "Label matchers of the watched filesystems (the mixin's hostFilesystemSelector).").Default(dbDefaults.FilesystemSelector).String()
+		hostRE    = app.Flag("database.host-from-instance", "Regex whose first group is the host of an instance label (the mixin's hostFromInstance).").Default(dbDefaults.HostFromInstance).String()
+		volumes   = app.Flag("database.volume-mountpoints", "Comma-separated mountpoints; the first a database host has holds the database (the mixin's databaseVolumeMountpoints).").Default(strings.Join(dbDefaults.DatabaseVolumeMountpoints, ",")).String()
+		integJobs = app.Flag("database.integrity-jobs", "Regex of the job_name of the live-database consistency checks (the mixin's databaseIntegrityJobs).").Default(dbDefaults.IntegrityJobs).String()
+	)
 	logging.AddFlags(app, &logCfg)
 	app.Version(version.Print("bosaimail_report"))
 	logger, err := logging.Parse(app, args, &logCfg, os.Stderr)
@@ -101,6 +112,11 @@ func run(args []string, now func() time.Time) int {
 			return fail("bad --prometheus.http-config", err)
 		}
 	}
+	dbOpts := report.DatabaseOptions{PostgresSelector: *pgSel, NodeSelector: *nodeSel, FilesystemSelector: *fsSel,
+		HostFromInstance: *hostRE, DatabaseVolumeMountpoints: splitList(*volumes), IntegrityJobs: *integJobs}
+	if err := dbOpts.Check(); err != nil {
+		return fail("bad --database.* flag", err)
+	}
 	q, err := report.NewQuerier(*promURL, rt, *timeout, *maxBytes)
 	if err != nil {
 		return fail("bad --prometheus.url", err)
@@ -118,6 +134,7 @@ func run(args []string, now func() time.Time) int {
 	r, err := report.Build(ctx, q, report.Options{
 		Month: m, Selector: *sel, MergeWindow: *merge, Target: *target, MaxOutages: *maxOutages,
 		AntivirusMaxAge: *antivirusAg, Exemptions: ex, Now: now, Logger: logger,
+		Database: dbOpts,
 	})
 	if err != nil {
 		return fail("cannot build the report; nothing was written", err)
@@ -140,4 +157,15 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -6,4 +6,6 @@
 (import 'security.libsonnet') +
 (import 'delivery.libsonnet') +
 (import 'ledger.libsonnet') +
+(import 'database.libsonnet') +
+(import 'hosts.libsonnet') +
 {}

@@ -4,4 +4,6 @@
 (import 'checks.libsonnet') +
 (import 'jobs.libsonnet') +
 (import 'cloud.libsonnet') +
-(import 'security.libsonnet')
+(import 'security.libsonnet') +
+(import 'database.libsonnet') +
+(import 'hosts.libsonnet')

@@ -5,4 +5,6 @@
 (import 'jobs.libsonnet') +
 (import 'security.libsonnet') +
 (import 'delivery.libsonnet') +
+(import 'database.libsonnet') +
+(import 'hosts.libsonnet') +
 {}

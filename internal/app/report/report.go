@@ -46,6 +46,10 @@ type Options struct {
 	Exemptions      *exemption.File
 	Now             func() time.Time
 	Logger          log.Logger
+
+	// Database points the capacity and database-integrity figures at
+	// postgres_exporter and node_exporter (zero: the mixin's defaults).
+	Database DatabaseOptions
 }
 
 // ParseMonth parses "2026-10" as the first instant of that month in JST.
@@ -109,6 +113,8 @@ type Report struct {
 	Findings  []CountFigures
 	Exploited []CountFigures
 	Antivirus []AntivirusFigures
+
+	databaseSections
 
 	Notes []string
 
@@ -295,6 +301,9 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		return nil, err
 	}
 	if err := r.security(ctx, q, o.Selector, mg); err != nil {
+		return nil, err
+	}
+	if err := r.database(ctx, q, o.Database, mg); err != nil {
 		return nil, err
 	}
 	r.notes()

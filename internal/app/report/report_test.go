@@ -255,7 +255,7 @@ func checkOutputs(t *testing.T, r *Report) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	wantSheets := []string{"概要", "稼働実績", "障害一覧", "障害統計", "ジョブ実績", "バックアップ・完全性", "セキュリティ", "監視欠測", "免責"}
+	wantSheets := []string{"概要", "稼働実績", "障害一覧", "障害統計", "ジョブ実績", "バックアップ・完全性", "容量", "セキュリティ", "監視欠測", "免責"}
 	if got := f.GetSheetList(); !reflect.DeepEqual(got, wantSheets) {
 		t.Errorf("sheets %v, want %v", got, wantSheets)
 	}

@@ -95,7 +95,7 @@ func verdict(ok bool) string {
 
 // Sections lays the report out.
 func (r *Report) Sections() []Section {
-	return append([]Section{r.summary(), r.availability(), r.incidents(), r.statistics(), r.jobSection(), r.integritySection(), r.securitySection(), r.gapSection(), r.exemptionSection()}, r.ledgerSections()...)
+	return append([]Section{r.summary(), r.availability(), r.incidents(), r.statistics(), r.jobSection(), r.integritySection(), r.capacitySection(), r.securitySection(), r.gapSection(), r.exemptionSection()}, r.ledgerSections()...)
 }
 
 // Title is the report's title.
@@ -121,8 +121,11 @@ func (r *Report) summary() Section {
 			integrityOK = false
 		}
 	}
+	if r.dbIntegrityFailures() > 0 {
+		integrityOK = false
+	}
 	integrityVerdict := verdict(integrityOK)
-	if len(r.Integrity) == 0 {
+	if len(r.Integrity) == 0 && len(r.DBIntegrity) == 0 {
 		integrityVerdict = "判定不能（完全性検査の監視データなし）"
 	}
 	interval := "不明"
@@ -334,7 +337,7 @@ func (r *Report) integritySection() Section {
 	for _, b := range r.Backups {
 		bt.Rows = append(bt.Rows, []any{b.Backup, b.Backups, b.Last, round(b.MaxAge.Hours(), 1), round(b.SizeAtEnd/1e6, 1)})
 	}
-	return Section{Sheet: "バックアップ・完全性", Lines: []string{"契約の正常稼働要件: 業務データの完全性を担保できない事象の発生件数が 0 件であること。不一致・未検証(件)は 0 でなければならない。"}, Tables: []Table{it, bt}}
+	return Section{Sheet: "バックアップ・完全性", Lines: []string{"契約の正常稼働要件: 業務データの完全性を担保できない事象の発生件数が 0 件であること。不一致・未検証(件)は 0 でなければならない。"}, Tables: []Table{it, r.dbIntegrityTable(), bt}}
 }
 
 func (r *Report) securitySection() Section {
