@@ -40,8 +40,19 @@ type Source[T any] struct {
 	Refresh   func(ctx context.Context) (T, error)
 	Logger    log.Logger
 	Now       func() time.Time
+	// MaxRetryAfter caps a peer's Retry-After (DefaultMaxRetryAfter when 0).
+	MaxRetryAfter time.Duration
+	// OnStop runs when the refresh loop ends because no Set runs the source
+	// any more: close idle connections and the like.
+	OnStop func()
+
+	runMu    sync.Mutex
+	holders  int
+	stopLoop context.CancelFunc
+	loopDone chan struct{}
 
 	mu          sync.Mutex
+	backoff     time.Duration
 	value       T
 	hasValue    bool
 	lastErr     error
@@ -66,21 +77,75 @@ func (s *Source[T]) LastError() error {
 }
 
 // Run refreshes until ctx is cancelled. The first refresh happens at once.
+//
+// A Source kept across a reload (State, Keep) is run by the old Set and the
+// new one at the same time for a moment: the refresh loop is shared, so the
+// new Set takes over without a new first refresh, and the loop (with its
+// backoff) ends only when the last Set running it stops. Then OnStop runs,
+// e.g. to close the source's idle connections.
 func (s *Source[T]) Run(ctx context.Context) {
-	backoff := time.Duration(0)
+	s.runMu.Lock()
+	s.holders++
+	if s.holders == 1 {
+		lctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		s.stopLoop, s.loopDone = cancel, done
+		go func() {
+			defer close(done)
+			defer func() {
+				if p := recover(); p != nil && s.Logger != nil {
+					level.Error(s.Logger).Log("msg", "background source panicked", "source", s.Name, "panic", p)
+				}
+			}()
+			s.loop(lctx)
+		}()
+	}
+	done := s.loopDone
+	s.runMu.Unlock()
+
+	<-ctx.Done()
+
+	s.runMu.Lock()
+	s.holders--
+	last := s.holders == 0
+	if last {
+		s.stopLoop()
+	}
+	s.runMu.Unlock()
+	if last {
+		<-done
+		if s.OnStop != nil {
+			s.OnStop()
+		}
+	}
+}
+
+func (s *Source[T]) loop(ctx context.Context) {
 	for {
 		wait := s.Interval
-		if err := s.RefreshOnce(ctx); err != nil {
-			backoff = nextBackoff(backoff, s.Interval)
-			wait = backoff
+		err := s.RefreshOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.backoff = nextBackoff(s.backoff, s.Interval)
+			wait = jitter(s.backoff)
 			var ra *fetch.RetryAfterError
-			if errors.As(err, &ra) && ra.After > wait {
-				wait = ra.After
+			if errors.As(err, &ra) {
+				// The server's word is a floor: jitter may only lengthen it,
+				// and a cap keeps a hostile or mistaken answer ("a year")
+				// from silencing the source until a restart.
+				if after := RetryAfterWait(ra.After, s.MaxRetryAfter); after > wait {
+					wait = after + time.Duration(rand.Int64N(int64(after)/10+1))
+				}
 			}
 		} else {
-			backoff = 0
+			s.backoff = 0
+			wait = jitter(wait)
 		}
-		t := time.NewTimer(jitter(wait))
+		s.mu.Unlock()
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -88,6 +153,24 @@ func (s *Source[T]) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// DefaultMaxRetryAfter caps how long a source obeys a peer's Retry-After.
+const DefaultMaxRetryAfter = time.Hour
+
+// RetryAfterWait is how long to wait for a Retry-After of after, capped at
+// limit (DefaultMaxRetryAfter when limit <= 0); a negative after is none.
+func RetryAfterWait(after, limit time.Duration) time.Duration {
+	if limit <= 0 {
+		limit = DefaultMaxRetryAfter
+	}
+	switch {
+	case after < 0:
+		return 0
+	case after > limit:
+		return limit
+	}
+	return after
 }
 
 // RefreshOnce runs one refresh now (Run uses it; tests call it directly).
@@ -100,6 +183,11 @@ func (s *Source[T]) RefreshOnce(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	v, err := s.Refresh(rctx)
 	cancel()
+	if ctx.Err() != nil {
+		// Stopped (the source was removed, or shutdown), not failed: the
+		// health of a source says nothing about its own end.
+		return ctx.Err()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastAttempt = now

@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -44,6 +45,10 @@ type Global struct {
 	CheckTimeout Duration `yaml:"check_timeout"`
 	// MaxBodyBytes bounds how much of a response body any check or source reads.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxRetryAfter caps how long a background source obeys a peer's
+	// Retry-After (a 429/503 answer asking for a year would otherwise keep
+	// the source down until a restart). Default 1h.
+	MaxRetryAfter Duration `yaml:"max_retry_after"`
 }
 
 // Load reads, decodes strictly, defaults and validates a config file.
@@ -150,6 +155,9 @@ func (c *Config) setDefaults() {
 	if c.Global.MaxBodyBytes == 0 {
 		c.Global.MaxBodyBytes = 1 << 20
 	}
+	if c.Global.MaxRetryAfter == 0 {
+		c.Global.MaxRetryAfter = Duration(time.Hour)
+	}
 	for i := range c.Services {
 		c.Services[i].setDefaults(&c.Global)
 	}
@@ -166,6 +174,9 @@ func (c *Config) validate(v *Validator) {
 	}
 	if c.Global.MaxBodyBytes < 0 {
 		v.Errorf("global.max_body_bytes", "must not be negative")
+	}
+	if c.Global.MaxRetryAfter < Duration(time.Second) || c.Global.MaxRetryAfter > Duration(7*24*time.Hour) {
+		v.Errorf("global.max_retry_after", "must be between 1s and 7d, got %s", c.Global.MaxRetryAfter)
 	}
 	names := make([]string, len(c.Services))
 	for i := range c.Services {

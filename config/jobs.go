@@ -29,6 +29,10 @@ type JobsConfig struct {
 	// MaxReadMBPerSecond bounds how fast backups and data sets are read for
 	// verification, so hashing never starves the host.
 	MaxReadMBPerSecond float64 `yaml:"max_read_mb_per_second"`
+	// RemovedJobRetention is how long the stored history of a job that left
+	// jobs.scheduled is kept (default 30d): restored within it, the job gets
+	// its last success, reports and next due back.
+	RemovedJobRetention Duration `yaml:"removed_job_retention"`
 
 	Backups   []Backup  `yaml:"backups"`
 	Integrity []DataSet `yaml:"integrity"`
@@ -151,6 +155,9 @@ func (c *JobsConfig) setDefaults() {
 	if c.MaxReadMBPerSecond == 0 {
 		c.MaxReadMBPerSecond = 50
 	}
+	if c.RemovedJobRetention == 0 {
+		c.RemovedJobRetention = Duration(30 * 24 * time.Hour)
+	}
 	for i := range c.Scheduled {
 		if c.Scheduled[i].Grace == 0 {
 			c.Scheduled[i].Grace = Duration(15 * time.Minute)
@@ -197,6 +204,9 @@ func (c *JobsConfig) validate(v *Validator, path string, cfg *Config) {
 	}
 	if c.MaxPushBodyBytes < 0 {
 		v.Errorf(path+".max_push_body_bytes", "must not be negative")
+	}
+	if c.RemovedJobRetention < 0 {
+		v.Errorf(path+".removed_job_retention", "must be positive")
 	}
 	if c.MaxReadMBPerSecond < 0 || math.IsNaN(c.MaxReadMBPerSecond) || math.IsInf(c.MaxReadMBPerSecond, 0) {
 		v.Errorf(path+".max_read_mb_per_second", "must be a positive number of MB/s")

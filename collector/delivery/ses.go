@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/collector"
@@ -49,39 +50,43 @@ func newDeliverySESCollector(env collector.Env) (collector.Collector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	client, err := newDeliverySESClient(s, env.Logger)
-	if err != nil {
-		return nil, err
-	}
-	c.src = &collector.Source[deliverySESStats]{
-		Collector: "delivery_ses", Name: "ses",
-		Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
-		Refresh: func(ctx context.Context) (deliverySESStats, error) {
-			out, err := client.GetSendStatistics(ctx, &ses.GetSendStatisticsInput{})
-			if err != nil {
-				return deliverySESStats{}, awsclient.Err("ses GetSendStatistics", err)
-			}
-			var st deliverySESStats
-			since := now().Add(-s.Window.D())
-			for _, p := range out.SendDataPoints {
-				if p.Timestamp == nil {
-					continue
+	var err error
+	c.src, err = collector.Keep(env, "ses", s, func() (*collector.Source[deliverySESStats], error) {
+		client, closeIdle, err := newDeliverySESClient(s, env.Logger)
+		if err != nil {
+			return nil, err
+		}
+		return &collector.Source[deliverySESStats]{MaxRetryAfter: env.MaxRetryAfter(),
+			Collector: "delivery_ses", Name: "ses",
+			Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
+			Refresh: func(ctx context.Context) (deliverySESStats, error) {
+				out, err := client.GetSendStatistics(ctx, &ses.GetSendStatisticsInput{})
+				if err != nil {
+					return deliverySESStats{}, awsclient.Err("ses GetSendStatistics", err)
 				}
-				if p.Timestamp.After(st.Latest) {
-					st.Latest = *p.Timestamp
+				var st deliverySESStats
+				since := now().Add(-s.Window.D())
+				for _, p := range out.SendDataPoints {
+					if p.Timestamp == nil {
+						continue
+					}
+					if p.Timestamp.After(st.Latest) {
+						st.Latest = *p.Timestamp
+					}
+					if p.Timestamp.Before(since) {
+						continue
+					}
+					st.Attempts += p.DeliveryAttempts
+					st.Bounces += p.Bounces
+					st.Complaints += p.Complaints
+					st.Rejects += p.Rejects
 				}
-				if p.Timestamp.Before(since) {
-					continue
-				}
-				st.Attempts += p.DeliveryAttempts
-				st.Bounces += p.Bounces
-				st.Complaints += p.Complaints
-				st.Rejects += p.Rejects
-			}
-			return st, nil
-		},
-	}
-	return c, nil
+				return st, nil
+			},
+			OnStop: closeIdle,
+		}, nil
+	})
+	return c, err
 }
 
 // sesMaxBodyBytes bounds a GetSendStatistics answer: two weeks of
@@ -91,7 +96,7 @@ const sesMaxBodyBytes = 4 << 20
 // newDeliverySESClient uses the key files when configured, else the SDK's
 // default credential chain (environment, shared files, SSO, instance role);
 // credentials are fetched lazily, under a refresh's deadline.
-func newDeliverySESClient(s *config.SESSource, logger log.Logger) (*ses.Client, error) {
+func newDeliverySESClient(s *config.SESSource, logger log.Logger) (*ses.Client, func(), error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(s.Region),
 		// The collector.Source retries on its own schedule with backoff; the SDK's
@@ -104,16 +109,19 @@ func newDeliverySESClient(s *config.SESSource, logger log.Logger) (*ses.Client, 
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("delivery.ses: AWS configuration: %w", err)
+		return nil, nil, fmt.Errorf("delivery.ses: AWS configuration: %w", err)
 	}
+	// Our own transport, so the source can close its idle connections when
+	// a reload removes it.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	return ses.NewFromConfig(cfg, func(o *ses.Options) {
 		if !s.Endpoint.IsZero() {
 			o.BaseEndpoint = aws.String(s.Endpoint.String())
 		}
 		// The source's context carries the timeout.
-		o.HTTPClient = awsclient.BoundedDoer{Next: o.HTTPClient, Limit: sesMaxBodyBytes}
+		o.HTTPClient = awsclient.BoundedDoer{Next: &http.Client{Transport: tr}, Limit: sesMaxBodyBytes}
 		o.Logger = awsclient.NewLogger(logger, "ses")
-	}), nil
+	}), tr.CloseIdleConnections, nil
 }
 
 func (c *deliverySESCollector) Run(ctx context.Context) {

@@ -104,7 +104,6 @@ func hangingListener(t *testing.T) string {
 
 func runChecks(t *testing.T, yml string, timeout time.Duration) *prometheus.Registry {
 	t.Helper()
-	checkFailures = &failureCounts{}
 	cfg, err := config.Parse("test.yml", []byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -81,13 +81,18 @@ func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
 			if chk.Kind != config.KindRoundTrip {
 				continue
 			}
+			// The state (pending canaries, histogram) lives as long as the
+			// check is configured, across reloads, in the process's State.
+			st, err := collector.Keep(env, svc.Name+"/"+chk.Name, nil, func() (*roundTripState, error) { return newRoundTripState(), nil })
+			if err != nil {
+				return nil, err
+			}
 			c.checks = append(c.checks, &roundTrip{
-				service: svc.Name, check: chk, state: roundTripStateFor(svc.Name, chk.Name),
+				service: svc.Name, check: chk, state: st,
 				logger: log.With(env.Logger, "service", svc.Name, "check", chk.Name), now: now,
 			})
 		}
 	}
-	keepRoundTripStates(c.checks)
 	return c, nil
 }
 
@@ -421,38 +426,10 @@ type pendingCanary struct {
 	removed bool // deleted from the mailbox; further copies are duplicates
 }
 
-var (
-	roundTripStatesMu sync.Mutex
-	roundTripStates   = map[[2]string]*roundTripState{}
-)
-
-func roundTripStateFor(service, check string) *roundTripState {
-	roundTripStatesMu.Lock()
-	defer roundTripStatesMu.Unlock()
-	k := [2]string{service, check}
-	st, ok := roundTripStates[k]
-	if !ok {
-		st = &roundTripState{
-			buckets: make([]uint64, len(roundTripBuckets)), deletedN: map[string]float64{}, failures: map[string]float64{},
-			pending: map[canary.Tag]*pendingCanary{}, unrelated: map[string]bool{},
-		}
-		roundTripStates[k] = st
-	}
-	return st
-}
-
-// keepRoundTripStates forgets the state of checks no longer configured.
-func keepRoundTripStates(checks []*roundTrip) {
-	keep := map[[2]string]bool{}
-	for _, rt := range checks {
-		keep[[2]string{rt.service, rt.check.Name}] = true
-	}
-	roundTripStatesMu.Lock()
-	defer roundTripStatesMu.Unlock()
-	for k := range roundTripStates {
-		if !keep[k] {
-			delete(roundTripStates, k)
-		}
+func newRoundTripState() *roundTripState {
+	return &roundTripState{
+		buckets: make([]uint64, len(roundTripBuckets)), deletedN: map[string]float64{}, failures: map[string]float64{},
+		pending: map[canary.Tag]*pendingCanary{}, unrelated: map[string]bool{},
 	}
 }
 

@@ -471,7 +471,7 @@ func TestMailMetricsPromtool(t *testing.T) {
 // seen, (deletion failed: leftover), removed (a copy is a duplicate), and
 // a canary nobody here sent: foreign while fresh, stale when old.
 func TestRoundTripStateClassify(t *testing.T) {
-	st := roundTripStateFor("svc", "state-test")
+	st := newRoundTripState()
 	now := time.Now()
 	cur := canary.New("svc", "state-test", now)
 	old := canary.New("svc", "state-test", now.Add(-time.Minute))

@@ -73,7 +73,7 @@ func newSecurityAdvisories(env collector.Env) (collector.Collector, error) {
 	// JVN and NVD: a sweep over the inventory, saved after each success
 	// and seeded from the saved state at start.
 	sweepSource := func(name string, fc *config.FeedConfig, sweep secSweepFunc) *collector.Source[secFeedResult] {
-		src := &collector.Source[secFeedResult]{Collector: "security_advisories", Name: name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(), Logger: env.Logger, Now: env.Now}
+		src := &collector.Source[secFeedResult]{MaxRetryAfter: env.MaxRetryAfter(), Collector: "security_advisories", Name: name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(), Logger: env.Logger, Now: env.Now}
 		src.Refresh = func(ctx context.Context) (secFeedResult, error) {
 			r, err := sweep(ctx, c.client, fc, a.MaxBodyBytes, cfg.Inventory, c.prev(src))
 			return r, c.save(name, r, err)
@@ -88,7 +88,7 @@ func newSecurityAdvisories(env collector.Env) (collector.Collector, error) {
 		c.nvd = sweepSource("nvd", &a.NVD, nvdSweep)
 	}
 	if a.KEV.Enabled {
-		c.kev = &collector.Source[secKEV]{Collector: "security_advisories", Name: "kev", Interval: a.KEV.Interval.D(), Timeout: a.KEV.Timeout.D(), Logger: env.Logger, Now: env.Now}
+		c.kev = &collector.Source[secKEV]{MaxRetryAfter: env.MaxRetryAfter(), Collector: "security_advisories", Name: "kev", Interval: a.KEV.Interval.D(), Timeout: a.KEV.Timeout.D(), Logger: env.Logger, Now: env.Now}
 		c.kev.Refresh = func(ctx context.Context) (secKEV, error) {
 			var prev *secKEV
 			if v, ok := c.kev.Snapshot(); ok {

@@ -41,7 +41,7 @@ func newSecurityAntivirus(env collector.Env) (collector.Collector, error) {
 	for i := range env.Config.Security.Antivirus {
 		av := &env.Config.Security.Antivirus[i]
 		e := &avEngine{cfg: av}
-		e.src = &collector.Source[clamav.Info]{
+		e.src = &collector.Source[clamav.Info]{MaxRetryAfter: env.MaxRetryAfter(),
 			Collector: "security_antivirus", Name: av.Engine, Interval: av.Interval.D(), Timeout: av.Timeout.D(),
 			Logger: env.Logger, Now: env.Now, Refresh: e.read,
 		}

@@ -82,7 +82,7 @@ func newSecurityFindings(env collector.Env) (collector.Collector, error) {
 		f.sh = func(ctx context.Context) (securityhub.GetFindingsAPIClient, error) {
 			return newSecurityHubClient(ctx, fc, f.client, logger)
 		}
-		f.src = &collector.Source[secFindingsResult]{
+		f.src = &collector.Source[secFindingsResult]{MaxRetryAfter: env.MaxRetryAfter(),
 			Collector: "security_findings", Name: fc.Name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(),
 			Logger: env.Logger, Now: env.Now, Refresh: f.refresh,
 		}

@@ -55,7 +55,7 @@ func newSecurityInventory(env collector.Env) (collector.Collector, error) {
 			continue
 		}
 		s := &secObservedSource{sw: sw}
-		s.src = &collector.Source[string]{
+		s.src = &collector.Source[string]{MaxRetryAfter: env.MaxRetryAfter(),
 			Collector: "security_inventory", Name: sw.Product, Interval: cfg.ObserveInterval.D(), Timeout: 30 * time.Second,
 			Logger: env.Logger, Now: env.Now,
 			Refresh: func(ctx context.Context) (string, error) { return c.observe(ctx, sw.Observed) },

@@ -58,6 +58,9 @@ type Exporter struct {
 	cfg    *config.Config
 	set    *collector.Set
 	reload sync.Mutex
+	// state outlives every reload: the sources an unchanged config keeps,
+	// counters, the job store.
+	state *collector.State
 
 	reloadOK      prometheus.Gauge
 	reloadSuccess prometheus.Gauge
@@ -83,7 +86,8 @@ func New(opts Options) (*Exporter, error) {
 		opts.MaxTimeout = 120 * time.Second
 	}
 	e := &Exporter{
-		opts: opts,
+		opts:  opts,
+		state: collector.NewState(opts.Logger),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: collector.Namespace, Subsystem: "config", Name: "last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
@@ -127,7 +131,7 @@ func (e *Exporter) Reload() error {
 	cfg, err := config.Load(e.opts.ConfigFile)
 	if err == nil {
 		var set *collector.Set
-		set, err = collector.NewSet(collector.Env{Config: cfg, Logger: e.opts.Logger, StateDir: e.opts.StateDir}, e.opts.Collectors)
+		set, err = collector.NewSet(collector.Env{Config: cfg, Logger: e.opts.Logger, StateDir: e.opts.StateDir, State: e.state}, e.opts.Collectors)
 		if err == nil {
 			set.Start()
 			e.mu.Lock()
@@ -150,8 +154,11 @@ func (e *Exporter) Reload() error {
 	return nil
 }
 
-// Close stops the background sources.
+// Close stops the background sources and closes the long-lived state (the
+// job store among it).
 func (e *Exporter) Close() {
+	e.reload.Lock()
+	defer e.reload.Unlock()
 	e.mu.Lock()
 	set := e.set
 	e.set = nil
@@ -159,6 +166,7 @@ func (e *Exporter) Close() {
 	if set != nil {
 		set.Stop()
 	}
+	e.state.Close()
 }
 
 // Config returns the running config.
