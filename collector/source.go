@@ -48,6 +48,8 @@ type Source[T any] struct {
 
 	runMu    sync.Mutex
 	holders  int
+	owned    bool // kept by a State: the loop outlives the Sets running it
+	retired  bool // no longer kept: the loop ends with the last Set running it
 	stopLoop context.CancelFunc
 	loopDone chan struct{}
 
@@ -86,7 +88,7 @@ func (s *Source[T]) LastError() error {
 func (s *Source[T]) Run(ctx context.Context) {
 	s.runMu.Lock()
 	s.holders++
-	if s.holders == 1 {
+	if s.stopLoop == nil {
 		lctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		s.stopLoop, s.loopDone = cancel, done
@@ -107,12 +109,42 @@ func (s *Source[T]) Run(ctx context.Context) {
 
 	s.runMu.Lock()
 	s.holders--
-	last := s.holders == 0
+	// A kept source goes on between the old Set's end and the new one's
+	// start: the two race, and a gap would mean a new first refresh.
+	last := s.holders == 0 && (!s.owned || s.retired)
 	if last {
 		s.stopLoop()
+		s.stopLoop = nil
 	}
 	s.runMu.Unlock()
 	if last {
+		<-done
+		if s.OnStop != nil {
+			s.OnStop()
+		}
+	}
+}
+
+// Adopt tells the source that a State keeps it across reloads.
+func (s *Source[T]) Adopt() {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	s.owned, s.retired = true, false
+}
+
+// Retire tells the source that no config uses it any more: its loop ends
+// now if no Set runs it, else when the last one stops.
+func (s *Source[T]) Retire() {
+	s.runMu.Lock()
+	s.retired = true
+	stop := s.holders == 0 && s.stopLoop != nil
+	var done chan struct{}
+	if stop {
+		s.stopLoop()
+		s.stopLoop, done = nil, s.loopDone
+	}
+	s.runMu.Unlock()
+	if stop {
 		<-done
 		if s.OnStop != nil {
 			s.OnStop()

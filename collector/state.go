@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
+	"unsafe"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -78,9 +80,10 @@ func (st *State) commit(p *pendingReload) {
 		return
 	}
 	st.pending = nil
-	for k := range st.kept {
+	for k, v := range st.kept {
 		if _, ok := p.claimed[k]; !ok {
 			level.Debug(st.logger).Log("msg", "background source removed by the new configuration", "collector", k.collector, "source", k.name)
+			retire(v)
 		}
 	}
 	st.kept = p.claimed
@@ -98,6 +101,7 @@ func (st *State) abort(p *pendingReload) {
 func (st *State) abortLocked(p *pendingReload) {
 	st.pending = nil
 	for k := range p.built {
+		retire(p.claimed[k])
 		closeValue(p.claimed[k])
 	}
 }
@@ -115,6 +119,7 @@ func (st *State) Close() {
 		st.abortLocked(st.pending)
 	}
 	for _, v := range st.kept {
+		retire(v)
 		closeValue(v)
 	}
 	for name, v := range st.shared {
@@ -211,9 +216,68 @@ func Keep[T any](env Env, name string, cfg any, build func() (T, error)) (T, err
 		closeValue(v)
 		return v, nil
 	}
+	adopt(v)
 	p.claimed[key] = v
 	p.built[key] = true
 	return v, nil
+}
+
+// Owned is implemented by what a State keeps beyond one Set: Source does.
+// A kept value that is not itself Owned has its Owned fields (one level
+// deep, e.g. a struct holding its *Source) adopted and retired for it, so
+// an area needs no code of its own for this.
+type Owned interface {
+	// Adopt: a State keeps the value; its refresh loop outlives the Set
+	// running it until Retire.
+	Adopt()
+	// Retire: no config uses the value any more; its loop ends with the
+	// last Set running it.
+	Retire()
+}
+
+func adopt(v any) {
+	for _, o := range ownedParts(v) {
+		o.Adopt()
+	}
+}
+
+func retire(v any) {
+	for _, o := range ownedParts(v) {
+		o.Retire()
+	}
+}
+
+func ownedParts(v any) []Owned {
+	if o, ok := v.(Owned); ok {
+		return []Owned{o}
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	rv = rv.Elem()
+	var out []Owned
+	for i := 0; i < rv.NumField(); i++ {
+		f := rv.Field(i)
+		if f.Kind() != reflect.Pointer && f.Kind() != reflect.Interface {
+			continue
+		}
+		if f.IsNil() {
+			continue
+		}
+		var iface any
+		if f.CanInterface() {
+			iface = f.Interface()
+		} else {
+			// An area's own unexported field (e.g. src): the value is
+			// addressable through the pointer it was kept by.
+			iface = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface()
+		}
+		if o, ok := iface.(Owned); ok {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Shared returns the process-wide value called name, building it on first

@@ -40,10 +40,16 @@ func newSecurityAntivirus(env collector.Env) (collector.Collector, error) {
 	c := &securityAntivirus{}
 	for i := range env.Config.Security.Antivirus {
 		av := &env.Config.Security.Antivirus[i]
-		e := &avEngine{cfg: av}
-		e.src = &collector.Source[clamav.Info]{MaxRetryAfter: env.MaxRetryAfter(),
-			Collector: "security_antivirus", Name: av.Engine, Interval: av.Interval.D(), Timeout: av.Timeout.D(),
-			Logger: env.Logger, Now: env.Now, Refresh: e.read,
+		e, err := collector.Keep(env, av.Engine, av, func() (*avEngine, error) {
+			e := &avEngine{cfg: av}
+			e.src = &collector.Source[clamav.Info]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "security_antivirus", Name: av.Engine, Interval: av.Interval.D(), Timeout: av.Timeout.D(),
+				Logger: env.Logger, Now: env.Now, Refresh: e.read,
+			}
+			return e, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.engines = append(c.engines, e)
 	}

@@ -74,17 +74,24 @@ func newSecurityFindings(env collector.Env) (collector.Collector, error) {
 	}
 	for i := range env.Config.Security.Findings {
 		fc := &env.Config.Security.Findings[i]
-		f := &secFindingsFeed{cfg: fc, client: &http.Client{}, logger: logger}
-		if fc.Kind == "aws_securityhub" {
-			// The SDK's own client (with its retries and timeouts) unless a test sets one.
-			f.client = nil
-		}
-		f.sh = func(ctx context.Context) (securityhub.GetFindingsAPIClient, error) {
-			return newSecurityHubClient(ctx, fc, f.client, logger)
-		}
-		f.src = &collector.Source[secFindingsResult]{MaxRetryAfter: env.MaxRetryAfter(),
-			Collector: "security_findings", Name: fc.Name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(),
-			Logger: env.Logger, Now: env.Now, Refresh: f.refresh,
+		f, err := collector.Keep(env, fc.Name, fc, func() (*secFindingsFeed, error) {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			f := &secFindingsFeed{cfg: fc, client: &http.Client{Transport: tr}, logger: logger}
+			if fc.Kind == "aws_securityhub" {
+				// The SDK's own client (with its retries and timeouts) unless a test sets one.
+				f.client = nil
+			}
+			f.sh = func(ctx context.Context) (securityhub.GetFindingsAPIClient, error) {
+				return newSecurityHubClient(ctx, fc, f.client, logger)
+			}
+			f.src = &collector.Source[secFindingsResult]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "security_findings", Name: fc.Name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(),
+				Logger: env.Logger, Now: env.Now, Refresh: f.refresh, OnStop: tr.CloseIdleConnections,
+			}
+			return f, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.feeds = append(c.feeds, f)
 	}
