@@ -205,6 +205,7 @@ func Keep[T any](env Env, name string, cfg any, build func() (T, error)) (T, err
 		}
 	}
 	st.mu.Unlock()
+	level.Debug(st.logger).Log("msg", "building background source", "collector", key.collector, "source", name)
 	v, err := build()
 	if err != nil {
 		return v, err

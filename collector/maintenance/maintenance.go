@@ -72,18 +72,11 @@ func buildMaintenanceCollector(env collector.Env, client *http.Client) (*mainten
 	}
 	for i := range env.Config.Maintenance.Calendars {
 		cal := &env.Config.Maintenance.Calendars[i]
-		mc := &maintenanceCalendar{cfg: cal}
-		refresh := func(ctx context.Context) ([]maintenance.Event, error) {
-			return config.ReadCalendarFile(cal.Path, cal.MaxBytes)
-		}
-		if !cal.URL.IsZero() {
-			refresh = func(ctx context.Context) ([]maintenance.Event, error) {
-				return fetchCalendar(ctx, client, cal)
-			}
-		}
-		mc.src = &collector.Source[[]maintenance.Event]{
-			Collector: "maintenance", Name: cal.Name, Interval: cal.RefreshInterval.D(), Timeout: cal.Timeout.D(),
-			Refresh: refresh, Logger: logger, Now: env.Now,
+		mc, err := collector.Keep(env, cal.Name, cal, func() (*maintenanceCalendar, error) {
+			return newCalendar(env, logger, cal, client), nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.calendars = append(c.calendars, mc)
 	}
