@@ -59,8 +59,6 @@ type Job struct {
 
 	// Cron is the parsed Schedule (nil for interval jobs).
 	Cron cron.Schedule `yaml:"-"`
-	// Token is the content of TokenFile.
-	Token string `yaml:"-"`
 }
 
 // NextDue returns when the run following a run that finished at ref must
@@ -121,8 +119,6 @@ type DataSet struct {
 	Timeout                Duration `yaml:"timeout"`
 
 	ResolvedDirectory string `yaml:"-"`
-	HMACKey           []byte `yaml:"-"`
-	PublicKey         []byte `yaml:"-"` // Ed25519 public key
 }
 
 // cronParser accepts the 5-field standard syntax and the @ descriptors.
@@ -245,16 +241,7 @@ func (c *JobsConfig) validate(v *Validator, path string, cfg *Config) {
 		if j.Grace < 0 {
 			v.Errorf(p+".grace", "must not be negative")
 		}
-		if j.TokenFile != "" {
-			tok, err := ReadSecretFile(cfg.Resolve(j.TokenFile))
-			switch {
-			case err != nil:
-				v.Errorf(p+".token_file", "%v", err)
-			case tok == "":
-				v.Errorf(p+".token_file", "file %q is empty", j.TokenFile)
-			}
-			j.Token = tok
-		}
+		v.SecretFile(p+".token_file", &j.TokenFile, cfg)
 	}
 	v.Unique("job", names, func(i int) string { return fmt.Sprintf("%s.scheduled[%d].name", path, i) })
 
@@ -302,24 +289,18 @@ func (c *JobsConfig) validate(v *Validator, path string, cfg *Config) {
 			checkGlob(v, p+".files", d.Files)
 		}
 		if d.HMACKeyFile != "" {
-			key, err := ReadSecretFile(cfg.Resolve(d.HMACKeyFile))
-			switch {
-			case err != nil:
-				v.Errorf(p+".hmac_key_file", "%v", err)
-			case len(key) < 16:
+			if key := v.SecretFile(p+".hmac_key_file", &d.HMACKeyFile, cfg); key != "" && len(key) < 16 {
 				v.Errorf(p+".hmac_key_file", "key in %q is shorter than 16 bytes", d.HMACKeyFile)
 			}
-			d.HMACKey = []byte(key)
 			checkInside(v, p+".hmac_file", d.HMACFile)
 		} else if d.HMACFile != "" {
 			v.Errorf(p+".hmac_file", "needs hmac_key_file")
 		}
 		if d.SignaturePublicKeyFile != "" {
-			pub, err := ReadEd25519PublicKey(cfg.Resolve(d.SignaturePublicKeyFile))
-			if err != nil {
+			d.SignaturePublicKeyFile = cfg.Resolve(d.SignaturePublicKeyFile)
+			if _, err := ReadEd25519PublicKey(d.SignaturePublicKeyFile); err != nil {
 				v.Errorf(p+".signature_public_key_file", "%v", err)
 			}
-			d.PublicKey = pub
 			checkInside(v, p+".signature_file", d.SignatureFile)
 		} else if d.SignatureFile != "" {
 			v.Errorf(p+".signature_file", "needs signature_public_key_file")

@@ -92,8 +92,6 @@ type FeedConfig struct {
 	RequestInterval Duration `yaml:"request_interval"`
 	// APIKeyFile holds the NVD API key.
 	APIKeyFile string `yaml:"api_key_file"`
-
-	APIKey string `yaml:"-"`
 }
 
 // Antivirus is one signature database to watch. Exactly one of Clamd,
@@ -145,7 +143,6 @@ type FindingsFeed struct {
 	SeverityCode *gojq.Code `yaml:"-"`
 	ActiveCode   *gojq.Code `yaml:"-"`
 	ResolvedPath string     `yaml:"-"`
-	BearerToken  string     `yaml:"-"`
 }
 
 // Default feed locations.
@@ -294,13 +291,7 @@ func (c *SecurityConfig) validate(v *Validator, path string, cfg *Config) {
 	if a.NVD.Enabled && a.NVD.PageSize > 2000 {
 		v.Errorf(ap+".nvd.page_size", "the NVD API returns at most 2000 results per page, not %d", a.NVD.PageSize)
 	}
-	if a.NVD.APIKeyFile != "" {
-		key, err := ReadSecretFile(cfg.Resolve(a.NVD.APIKeyFile))
-		if err != nil {
-			v.Errorf(ap+".nvd.api_key_file", "%v", err)
-		}
-		a.NVD.APIKey = key
-	}
+	v.SecretFile(ap+".nvd.api_key_file", &a.NVD.APIKeyFile, cfg)
 	if (a.JVN.Enabled || a.NVD.Enabled) && len(c.Inventory) == 0 {
 		v.Errorf(ap, "advisory feeds need a software inventory to match against")
 	}
@@ -362,13 +353,7 @@ func (c *SecurityConfig) validate(v *Validator, path string, cfg *Config) {
 			if f.URL.IsZero() {
 				v.Errorf(p+".url", "url is required for http")
 			}
-			if f.BearerTokenFile != "" {
-				tok, err := ReadSecretFile(cfg.Resolve(f.BearerTokenFile))
-				if err != nil {
-					v.Errorf(p+".bearer_token_file", "%v", err)
-				}
-				f.BearerToken = tok
-			}
+			v.SecretFile(p+".bearer_token_file", &f.BearerTokenFile, cfg)
 		default:
 			v.Errorf(p+".kind", "kind %q is not one of aws_securityhub, jsonl_file, http", f.Kind)
 		}

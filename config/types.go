@@ -88,6 +88,37 @@ func ParseURL(s string) (*url.URL, error) {
 // MaxSecretBytes bounds a secret file: a token or password, never a blob.
 const MaxSecretBytes = 64 << 10
 
+// SecretFile applies the one rule for secrets (passwords, tokens, keys):
+// the path is resolved in place against the config file's directory, and
+// the file must be readable (and not empty) now, so `--config.check` and
+// the running exporter agree. Its content is not kept: every use reads the
+// file again (ReadSecretFile), so rotating a secret needs no reload. It
+// returns the content for checks of its form; what names the key in errors.
+// Errors name the path, never the content.
+func (v *Validator) SecretFile(what string, file *string, cfg *Config) string {
+	if *file == "" {
+		return ""
+	}
+	*file = cfg.Resolve(*file)
+	s, err := ReadSecretFile(*file)
+	switch {
+	case err != nil:
+		v.Errorf(what, "%v", err)
+	case s == "":
+		v.Errorf(what, "file %q is empty", *file)
+	}
+	return s
+}
+
+// ReadOptionalSecret reads a secret file at the time of use, or returns ""
+// when none is configured.
+func ReadOptionalSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	return ReadSecretFile(path)
+}
+
 // ReadSecretFile reads a password or token from a file (the only way secrets
 // enter the exporter, so they never sit in the main config or in logs).
 // Surrounding white space, including the trailing newline editors add, is

@@ -119,8 +119,12 @@ func queueReader(q *config.QueueSource) (func(context.Context, queueParse) (*pos
 		if err != nil {
 			return nil, err
 		}
-		if q.BearerToken != "" {
-			req.Header.Set("Authorization", "Bearer "+q.BearerToken)
+		tok, err := config.ReadOptionalSecret(q.BearerTokenFile)
+		if err != nil {
+			return nil, fetch.Errorf(fetch.ReasonOther, "bearer token: %v", err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
 		}
 		where := "GET " + fetch.Redact(q.URL.String())
 		resp, err := client.Do(req)

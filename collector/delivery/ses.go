@@ -103,9 +103,20 @@ func newDeliverySESClient(s *config.SESSource, logger log.Logger) (*ses.Client, 
 		// own retries would only stretch one refresh past its timeout.
 		awsconfig.WithRetryMaxAttempts(1),
 	}
-	if s.AccessKeyID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, "")))
+	if s.AccessKeyIDFile != "" {
+		// The key files are read at each request, so rotated keys need no
+		// reload.
+		opts = append(opts, awsconfig.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			id, err := config.ReadSecretFile(s.AccessKeyIDFile)
+			if err != nil {
+				return aws.Credentials{}, err
+			}
+			secret, err := config.ReadSecretFile(s.SecretAccessKeyFile)
+			if err != nil {
+				return aws.Credentials{}, err
+			}
+			return credentials.NewStaticCredentialsProvider(id, secret, "").Retrieve(context.Background())
+		})))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
 	if err != nil {

@@ -77,8 +77,12 @@ func fetchDeliveryStats(ctx context.Context, client *http.Client, s *config.Stat
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	if s.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+s.BearerToken)
+	tok, err := config.ReadOptionalSecret(s.BearerTokenFile)
+	if err != nil {
+		return nil, fetch.Errorf(fetch.ReasonOther, "bearer token: %v", err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	body, _, err := fetch.Get(client, req, s.MaxBytes)
 	if err != nil {

@@ -166,22 +166,31 @@ func (s *integritySource) verify(ctx context.Context) (*manifest.Result, error) 
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	exclude := []string{d.Manifest}
-	if len(d.HMACKey) > 0 {
+	if d.HMACKeyFile != "" {
+		// Keys are read at each verification: rotating one needs no reload.
+		key, err := config.ReadSecretFile(d.HMACKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("manifest HMAC key: %w", err)
+		}
 		mac, err := readDataSetFile(root, d.HMACFile, maxSidecarBytes)
 		if err != nil {
 			return nil, fmt.Errorf("manifest HMAC: %w", err)
 		}
-		if err := manifest.VerifyHMAC(data, d.HMACKey, mac); err != nil {
+		if err := manifest.VerifyHMAC(data, []byte(key), mac); err != nil {
 			return nil, err
 		}
 		exclude = append(exclude, d.HMACFile)
 	}
-	if len(d.PublicKey) > 0 {
+	if d.SignaturePublicKeyFile != "" {
+		pub, err := config.ReadEd25519PublicKey(d.SignaturePublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("manifest signature key: %w", err)
+		}
 		sig, err := readDataSetFile(root, d.SignatureFile, maxSidecarBytes)
 		if err != nil {
 			return nil, fmt.Errorf("manifest signature: %w", err)
 		}
-		if err := manifest.VerifySignature(data, d.PublicKey, sig); err != nil {
+		if err := manifest.VerifySignature(data, pub, sig); err != nil {
 			return nil, err
 		}
 		exclude = append(exclude, d.SignatureFile)

@@ -244,9 +244,18 @@ func (c *jobsCollector) serveAPI(w http.ResponseWriter, r *http.Request) {
 		c.reject(w, "unknown_job", http.StatusNotFound, "unknown job %q: it is not in jobs.scheduled of the configuration", jobsClip(parts[0], 64))
 		return
 	}
-	if job.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Job-Token")), []byte(job.Token)) != 1 {
-		c.reject(w, "unauthorized", http.StatusUnauthorized, "job %s needs its token in the X-Job-Token header", job.Name)
-		return
+	if job.TokenFile != "" {
+		// Read at each push, so a rotated token needs no reload.
+		token, err := config.ReadSecretFile(job.TokenFile)
+		if err != nil || token == "" {
+			level.Error(c.logger).Log("msg", "job token file unreadable; refusing the push", "job_name", job.Name, "err", err)
+			c.reject(w, "storage", http.StatusServiceUnavailable, "job %s: its token cannot be checked now; retry", job.Name)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Job-Token")), []byte(token)) != 1 {
+			c.reject(w, "unauthorized", http.StatusUnauthorized, "job %s needs its token in the X-Job-Token header", job.Name)
+			return
+		}
 	}
 	if len(parts) == 1 {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -290,10 +290,15 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 	names := secNames(inv)
 	byID := map[string]int{}
 	header := http.Header{}
-	if fc.APIKey != "" {
-		header.Set("apiKey", fc.APIKey)
+	// Read at each sweep, so a rotated key needs no reload.
+	key, err := config.ReadOptionalSecret(fc.APIKeyFile)
+	if err != nil {
+		return res, fetch.Errorf(fetch.ReasonOther, "NVD API key: %v", err)
 	}
-	err := secSweep(ctx, "NVD", fc, secSweepKeys(inv, "cpe:2.3:"), 0, func(match string, start int) (int, bool, error) {
+	if key != "" {
+		header.Set("apiKey", key)
+	}
+	err = secSweep(ctx, "NVD", fc, secSweepKeys(inv, "cpe:2.3:"), 0, func(match string, start int) (int, bool, error) {
 		v := url.Values{}
 		v.Set("virtualMatchString", match)
 		v.Set("resultsPerPage", strconv.Itoa(fc.PageSize))

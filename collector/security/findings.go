@@ -136,8 +136,12 @@ func (f *secFindingsFeed) refresh(ctx context.Context) (secFindingsResult, error
 		if err != nil {
 			return res, fetch.Errorf(fetch.ReasonOther, "%v", err)
 		}
-		if f.cfg.BearerToken != "" {
-			req.Header.Set("Authorization", "Bearer "+f.cfg.BearerToken)
+		tok, err := config.ReadOptionalSecret(f.cfg.BearerTokenFile)
+		if err != nil {
+			return res, fetch.Errorf(fetch.ReasonOther, "bearer token: %v", err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
 		}
 		body, _, err := fetch.Get(f.client, req, secFindingsMaxBytes)
 		if err != nil {
