@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
 // Duration is a Prometheus-style duration ("30s", "5m", "1d") in YAML.
@@ -72,15 +74,19 @@ func (u URL) IsZero() bool { return u.URL == nil }
 
 // ParseURL accepts absolute http and https URLs with a host.
 func ParseURL(s string) (*url.URL, error) {
+	// Errors show the URL redacted: it may carry credentials, and config
+	// errors reach the log, the /-/reload answer and --config.check.
 	parsed, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("invalid URL %q: %v", s, err)
+		// Not url.Parse's message: it quotes the URL, or a part of it such
+		// as a password taken for a port.
+		return nil, fmt.Errorf("invalid URL %q: it does not parse as a URL", fetch.Redact(s))
 	}
 	if parsed.Scheme != "http" && parsed.Scheme != "https" {
-		return nil, fmt.Errorf("invalid URL %q: scheme must be http or https", s)
+		return nil, fmt.Errorf("invalid URL %q: scheme must be http or https", fetch.Redact(s))
 	}
 	if parsed.Host == "" {
-		return nil, fmt.Errorf("invalid URL %q: missing host", s)
+		return nil, fmt.Errorf("invalid URL %q: missing host", fetch.Redact(s))
 	}
 	return parsed, nil
 }

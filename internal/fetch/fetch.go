@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +110,7 @@ func Get(client *http.Client, req *http.Request, limit int64) ([]byte, *http.Res
 		return nil, resp, fmt.Errorf("%s %s: %w", req.Method, Redact(req.URL.String()), err)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if after, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return nil, resp, &RetryAfterError{After: after, Err: fmt.Errorf("%s %s: HTTP %d, retry after %s", req.Method, Redact(req.URL.String()), resp.StatusCode, after)}
 		}
 	}
@@ -167,34 +169,123 @@ func LooksLikeHTML(body []byte) bool {
 	return bytes.HasPrefix(lower, []byte("<!doctype html")) || bytes.HasPrefix(lower, []byte("<html")) || bytes.Contains(lower, []byte("<body"))
 }
 
-// Redact removes credentials and query strings from a URL for logs and errors.
-func Redact(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
+// redacted stands for every hidden part of a URL.
+const redacted = "xxxxx"
+
+// Redact is the one way a URL is shown anywhere (landing page, logs,
+// errors, reload answers, --config.check): credentials in the user part are
+// replaced, every query value is replaced (keys stay, so an operator sees
+// which parameters are set: api_key=xxxxx), and the fragment is dropped.
+// What cannot be parsed as a URL shows only its scheme.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return redactRough(raw)
 	}
-	if i := strings.Index(u, "://"); i >= 0 {
-		if j := strings.Index(u[i+3:], "@"); j >= 0 && !strings.Contains(u[i+3:i+3+j], "/") {
-			u = u[:i+3] + u[i+3+j+1:]
+	if u.User != nil {
+		u.User = url.User(redacted)
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = redacted
+		} else {
+			for k, vs := range q {
+				for i := range vs {
+					vs[i] = redacted
+				}
+				q[k] = vs
+			}
+			u.RawQuery = q.Encode()
 		}
 	}
-	return u
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+// redactRough shows of a URL that does not parse only its scheme: which
+// part of it is a secret cannot be told (the config error that quotes it
+// names the file, line and key anyway).
+func redactRough(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 && i <= 16 {
+		return u[:i+3] + redacted
+	}
+	return redacted
+}
+
+// urlInText finds what looks like a URL in free text (an error message, a
+// log line): a scheme, "://" and everything up to white space or a quote.
+var urlInText = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]{0,15}://[^\\s\"'<>`]+")
+
+// RedactText redacts every URL in a message (see Redact): for errors that
+// come from libraries (net/url, net/http, YAML) and may quote a URL whole.
+func RedactText(s string) string {
+	return urlInText.ReplaceAllStringFunc(s, Redact)
+}
+
+// RedactError returns err with every URL in its message redacted (nil for
+// nil); its reason (Reason) is kept.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := RedactText(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &Error{Reason: Reason(err), Err: redactedError{msg: msg, err: err}}
+}
+
+// redactedError shows the redacted message but still unwraps to the
+// original, so errors.Is/As keep working.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+// maxRetryAfter bounds what ParseRetryAfter returns, far above any cap a
+// source applies, so no arithmetic on it can overflow.
+const maxRetryAfter = 365 * 24 * time.Hour
+
+// ParseRetryAfter reads a Retry-After header (delay-seconds or an HTTP
+// date) relative to now. The result is never negative and never above a
+// year, whatever the peer sent (a huge number does not overflow into a
+// negative wait); false when the header is absent or not understood.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if isDigits(v) {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true // larger than a uint64 or a year
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
+		d := t.Sub(now) // saturates instead of overflowing
+		switch {
+		case d <= 0:
+			return 0, true
+		case d > maxRetryAfter:
+			return maxRetryAfter, true
 		}
-		return 0, true
+		return d, true
 	}
 	return 0, false
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func snippet(b []byte) string {

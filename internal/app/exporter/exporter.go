@@ -18,6 +18,7 @@ import (
 
 	"github.com/bosaimail/bosaimail_exporter/collector"
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
 // The reload gauges live in the static registry (they must survive a failed
@@ -144,6 +145,9 @@ func (e *Exporter) Reload() error {
 		}
 	}
 	if err != nil {
+		// The error may quote a URL of the config (and with it its
+		// credentials): it reaches the log and the /-/reload answer.
+		err = fetch.RedactError(err)
 		e.reloadOK.Set(0)
 		level.Error(e.opts.Logger).Log("msg", "loading configuration failed; keeping the previous one", "file", e.opts.ConfigFile, "err", err)
 		return fmt.Errorf("loading configuration: %w", err)
