@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -283,7 +282,7 @@ func sendHTTP(ctx context.Context, h *config.RoundTripHTTP, tag canary.Tag, now 
 		return probe.ClassifyError(ctx, err)
 	}
 	if !probe.StatusOK(h.ValidStatusCodes, resp.StatusCode) {
-		return fetch.Errorf(probe.ReasonStatus, "%s %s: HTTP %d: %s", h.Method, fetch.Redact(h.URL.String()), resp.StatusCode, probe.OneLine(strings.TrimSpace(string(answer))))
+		return fetch.Errorf(probe.ReasonStatus, "%s %s: HTTP %d: %s", h.Method, fetch.Redact(h.URL.String()), resp.StatusCode, fetch.PeerText(answer, req))
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
@@ -92,6 +91,18 @@ func secMatch(a advisory.Advisory, inv []config.Software, names []cpe.Name) (sec
 	return m, true
 }
 
+// secWithQuery adds v to the query the configured URL may already carry
+// (e.g. a key), instead of appending a second "?".
+func secWithQuery(base *url.URL, v url.Values) string {
+	u := *base
+	q := u.Query()
+	for k, vs := range v {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // secStream GETs u and hands the body to decode as a stream bounded by
 // limit. Non-2xx answers become status (or rate-limit) errors.
 func secStream(ctx context.Context, client *http.Client, u string, header http.Header, limit int64, decode func(io.Reader) error) error {
@@ -108,13 +119,13 @@ func secStream(ctx context.Context, client *http.Client, u string, header http.H
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		body, _ := fetch.ReadAll(resp.Body, 512)
-		msg := fmt.Sprintf("GET %s: HTTP %d: %s", fetch.Redact(u), resp.StatusCode, strings.TrimSpace(string(body)))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		msg := fmt.Sprintf("GET %s: HTTP %d: %s", fetch.Redact(u), resp.StatusCode, fetch.PeerText(body, req))
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusForbidden {
 			// NVD answers 403 when the rolling rate limit is exceeded.
 			after := time.Minute
-			if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s > 0 {
-				after = time.Duration(s) * time.Second
+			if s, ok := fetch.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && s > 0 {
+				after = s
 			}
 			return &fetch.RetryAfterError{After: after, Err: errors.New(msg)}
 		}
@@ -265,7 +276,7 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 		v.Set("rangeDatePublished", "n")
 		v.Set("rangeDateFirstPublished", "n")
 		var st advisory.JVNStatus
-		err := secStream(ctx, client, fc.URL.String()+"?"+v.Encode(), nil, limit, func(r io.Reader) error {
+		err := secStream(ctx, client, secWithQuery(fc.URL.URL, v), nil, limit, func(r io.Reader) error {
 			var err error
 			st, err = advisory.DecodeJVN(r, func(a advisory.Advisory) error {
 				res.consider(a, inv, names, byID)
@@ -304,7 +315,7 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 		v.Set("resultsPerPage", strconv.Itoa(fc.PageSize))
 		v.Set("startIndex", strconv.Itoa(start))
 		var pg advisory.NVDPage
-		err := secStream(ctx, client, fc.URL.String()+"?"+v.Encode(), header, limit, func(r io.Reader) error {
+		err := secStream(ctx, client, secWithQuery(fc.URL.URL, v), header, limit, func(r io.Reader) error {
 			var err error
 			pg, err = advisory.DecodeNVD(r, func(a advisory.Advisory) error {
 				res.SeenCVEs[a.ID] = true

@@ -115,7 +115,7 @@ func Get(client *http.Client, req *http.Request, limit int64) ([]byte, *http.Res
 		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, resp, Errorf(ReasonStatus, "%s %s: HTTP %d: %s", req.Method, Redact(req.URL.String()), resp.StatusCode, snippet(body))
+		return nil, resp, Errorf(ReasonStatus, "%s %s: HTTP %d: %s", req.Method, Redact(req.URL.String()), resp.StatusCode, PeerText(body, req))
 	}
 	return body, resp, nil
 }
@@ -288,13 +288,67 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
+// Scrub hides in text from a peer (an error page that echoes the request)
+// the secrets the request carried: its query values, its user part and
+// its credential headers. A peer's bytes never bring our secrets into a log.
+func Scrub(text string, req *http.Request) string {
+	if req == nil {
+		return text
+	}
+	var secrets []string
+	if u := req.URL; u != nil {
+		for _, vs := range u.Query() {
+			secrets = append(secrets, vs...)
+		}
+		if u.User != nil {
+			secrets = append(secrets, u.User.Username())
+			if p, ok := u.User.Password(); ok {
+				secrets = append(secrets, p)
+			}
+		}
+	}
+	for _, h := range []string{"Authorization", "X-Api-Key", "Apikey", "X-Job-Token"} {
+		if v := req.Header.Get(h); v != "" {
+			secrets = append(secrets, v)
+			if _, tok, ok := strings.Cut(v, " "); ok {
+				secrets = append(secrets, tok)
+			}
+		}
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 4 { // shorter values (page=2) are no secrets and would garble the text
+			text = strings.ReplaceAll(text, sec, redacted)
+			if esc := url.QueryEscape(sec); esc != sec {
+				text = strings.ReplaceAll(text, esc, redacted)
+			}
+		}
+	}
+	return text
+}
+
+// PeerText is how bytes a peer sent are put into an error or a log line:
+// the secrets the request carried are scrubbed (Scrub), control characters
+// and invalid UTF-8 become spaces or U+FFFD so the text stays on one line,
+// and it is bounded (120 characters). It is not quoted: the logger quotes
+// the whole message once.
+func PeerText(b []byte, req *http.Request) string {
+	return snippet([]byte(Scrub(string(head(b, 4096)), req)))
+}
+
+func head(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
 func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 120 {
-		s = s[:120] + "..."
+	s := strings.ToValidUTF8(strings.TrimSpace(string(b)), "\uFFFD")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:120]) + "..."
 	}
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
 			return ' '
 		}
 		return r
