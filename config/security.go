@@ -399,6 +399,12 @@ func LoadAcknowledgements(path string) ([]Acknowledgement, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseAcknowledgements(path, data)
+}
+
+// ParseAcknowledgements checks the content of an acknowledgement file;
+// path is used in errors.
+func ParseAcknowledgements(path string, data []byte) ([]Acknowledgement, error) {
 	var af secAckFile
 	root, err := DecodeStrict(path, data, &af)
 	if err != nil {

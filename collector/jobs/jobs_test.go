@@ -33,7 +33,7 @@ func (c *jobsClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *jobsClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // loadJobsConfig writes yml into dir (with extra files) and loads it.
-func loadJobsConfig(t *testing.T, dir, yml string, files map[string]string) *config.Config {
+func loadJobsConfig(t testing.TB, dir, yml string, files map[string]string) *config.Config {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, name)

@@ -6,6 +6,7 @@ package exporter
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -191,8 +192,14 @@ func (e *Exporter) current() *collector.Set {
 func (e *Exporter) ScrapeTimeout(h http.Header) time.Duration {
 	t := e.opts.DefaultTimeout
 	if v := h.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-			t = time.Duration(secs * float64(time.Second))
+		// A scraper's header is untrusted: NaN, Inf and values beyond any
+		// Duration must not overflow into a negative deadline.
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && !math.IsNaN(secs) {
+			if secs >= e.opts.MaxTimeout.Seconds() {
+				t = e.opts.MaxTimeout
+			} else {
+				t = time.Duration(secs * float64(time.Second))
+			}
 		}
 	}
 	if t > e.opts.MaxTimeout {
