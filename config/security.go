@@ -134,7 +134,7 @@ type FindingsFeed struct {
 	BearerTokenFile string `yaml:"bearer_token_file"`
 
 	// Severity is a jq expression giving the finding's severity word
-	// (mapped to critical|high|medium|low|none); default '.severity'.
+	// (mapped to critical|high|medium|low|none, or unknown when absent or not one of these); default '.severity'.
 	Severity string `yaml:"severity"`
 	// Active is a jq expression that is true for an active finding;
 	// default 'true'.

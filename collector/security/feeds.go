@@ -186,11 +186,17 @@ func secCheckEmpty(feed string, prev *secFeedResult, cur map[string]int) error {
 // page by page: fc.RequestInterval between any two requests (the feeds'
 // rate limits), at most secMaxPages per key. page reads the page of key that
 // begins at start and tells where the next one begins, if any.
+//
+// A feed whose total for a key changes between its pages (an entry was
+// published or withdrawn mid-sweep) has shifted under the paging: what the
+// pages hold together may miss or repeat entries. The key is read again
+// from its first page; if the total moves again, the sweep fails (the last
+// good result stays) rather than mixing two states of the feed.
 func secSweep(ctx context.Context, feed string, fc *config.FeedConfig, keys []string, first int,
-	page func(key string, start int) (next int, more bool, err error)) error {
+	page func(key string, start int) (next, total int, more bool, err error)) error {
 	requests := 0
 	for _, key := range keys {
-		start := first
+		start, total, restarted := first, -1, false
 		for n := 0; ; n++ {
 			if n >= secMaxPages {
 				return fetch.Errorf(fetch.ReasonPayload, "%s: more than %d pages for %s", feed, secMaxPages, key)
@@ -201,10 +207,18 @@ func secSweep(ctx context.Context, feed string, fc *config.FeedConfig, keys []st
 				}
 			}
 			requests++
-			next, more, err := page(key, start)
+			next, t, more, err := page(key, start)
 			if err != nil {
 				return err
 			}
+			if total >= 0 && t != total {
+				if restarted {
+					return fetch.Errorf(fetch.ReasonPayload, "%s: the total for %s changed between pages again (%d, then %d); not mixing two states of the feed", feed, key, total, t)
+				}
+				start, total, restarted = first, -1, true
+				continue
+			}
+			total = t
 			if !more {
 				break
 			}
@@ -263,7 +277,7 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 	res := secFeedResult{PerProduct: map[string]int{}}
 	names := secNames(inv)
 	byID := map[string]int{}
-	err := secSweep(ctx, "JVN", fc, secSweepKeys(inv, "cpe:/"), 1, func(cpeName string, start int) (int, bool, error) {
+	err := secSweep(ctx, "JVN", fc, secSweepKeys(inv, "cpe:/"), 1, func(cpeName string, start int) (int, int, bool, error) {
 		v := url.Values{}
 		v.Set("method", "getVulnOverviewList")
 		v.Set("feed", "hnd")
@@ -285,11 +299,11 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 			return err
 		})
 		if err != nil {
-			return 0, false, err
+			return 0, 0, false, err
 		}
 		res.PerProduct[cpeName] = st.TotalRes
 		next := st.FirstRes + st.TotalResRet
-		return next, st.TotalResRet > 0 && next-1 < st.TotalRes, nil
+		return next, st.TotalRes, st.TotalResRet > 0 && next-1 < st.TotalRes, nil
 	})
 	return res.finish("JVN", prev, err)
 }
@@ -309,7 +323,7 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 	if key != "" {
 		header.Set("apiKey", key)
 	}
-	err = secSweep(ctx, "NVD", fc, secSweepKeys(inv, "cpe:2.3:"), 0, func(match string, start int) (int, bool, error) {
+	err = secSweep(ctx, "NVD", fc, secSweepKeys(inv, "cpe:2.3:"), 0, func(match string, start int) (int, int, bool, error) {
 		v := url.Values{}
 		v.Set("virtualMatchString", match)
 		v.Set("resultsPerPage", strconv.Itoa(fc.PageSize))
@@ -325,14 +339,14 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 			return err
 		})
 		if err != nil {
-			return 0, false, err
+			return 0, 0, false, err
 		}
 		if pg.StartIndex != start {
-			return 0, false, fetch.Errorf(fetch.ReasonPayload, "NVD answered startIndex %d to a request for %d", pg.StartIndex, start)
+			return 0, 0, false, fetch.Errorf(fetch.ReasonPayload, "NVD answered startIndex %d to a request for %d", pg.StartIndex, start)
 		}
 		res.PerProduct[match] = pg.TotalResults
 		next := start + pg.Count
-		return next, pg.Count > 0 && next < pg.TotalResults, nil
+		return next, pg.TotalResults, pg.Count > 0 && next < pg.TotalResults, nil
 	})
 	return res.finish("NVD", prev, err)
 }
