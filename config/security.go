@@ -107,10 +107,16 @@ type Antivirus struct {
 	File     string   `yaml:"file"`
 	Interval Duration `yaml:"interval"`
 	Timeout  Duration `yaml:"timeout"`
+	// TimeZone is the zone clamd prints its signature build time in: the
+	// zone of the host clamd runs on (IANA name such as Asia/Tokyo or UTC,
+	// or an offset such as +09:00). Default Asia/Tokyo.
+	TimeZone string `yaml:"time_zone"`
 
-	ClamdNetwork string `yaml:"-"`
-	ClamdAddress string `yaml:"-"`
-	ResolvedPath string `yaml:"-"`
+	// Location is TimeZone, parsed.
+	Location     *time.Location `yaml:"-"`
+	ClamdNetwork string         `yaml:"-"`
+	ClamdAddress string         `yaml:"-"`
+	ResolvedPath string         `yaml:"-"`
 }
 
 // FindingsFeed is one source of security findings.
@@ -330,6 +336,11 @@ func (c *SecurityConfig) validate(v *Validator, path string, cfg *Config) {
 			v.Errorf(p+".clamd", "clamd %q must be tcp://host:port or unix:///path", av.Clamd)
 		}
 		av.ResolvedPath = cfg.Resolve(av.Database + av.File)
+		loc, err := ParseTimeZone(av.TimeZone)
+		if err != nil {
+			v.Errorf(p+".time_zone", "%v", err)
+		}
+		av.Location = loc
 	}
 	v.Unique("antivirus engine", engines, func(i int) string { return fmt.Sprintf("%s.antivirus[%d].engine", path, i) })
 

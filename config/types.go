@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	_ "time/tzdata" // time_zone names work whatever the host has
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
@@ -138,6 +139,29 @@ func ReadSecretFile(path string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(buf)), nil
+}
+
+// ParseTimeZone reads a zone: "" is Asia/Tokyo; an IANA name (the zone
+// database is built into the binary, so the host's tzdata does not
+// matter) or a fixed offset "+09:00" / "-05:30".
+func ParseTimeZone(s string) (*time.Location, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return Tokyo, nil
+	case len(s) == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':':
+		t, err := time.Parse("-07:00", s)
+		if err != nil {
+			return nil, fmt.Errorf("time zone %q: not an offset such as +09:00", s)
+		}
+		_, off := t.Zone()
+		return time.FixedZone("UTC"+s, off), nil
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: not a known zone name (e.g. Asia/Tokyo, UTC) nor an offset such as +09:00", s)
+	}
+	return loc, nil
 }
 
 // Tokyo is Asia/Tokyo: JST, UTC+9 all year (no DST). A fixed zone is used so

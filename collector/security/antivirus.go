@@ -60,9 +60,12 @@ func newSecurityAntivirus(env collector.Env) (collector.Collector, error) {
 func (e *avEngine) read(ctx context.Context) (clamav.Info, error) {
 	switch {
 	case e.cfg.ClamdNetwork != "":
-		// clamd prints the build time in its local zone; the service's
-		// hosts run on Japan time.
-		info, err := clamav.QueryVersion(ctx, e.cfg.ClamdNetwork, e.cfg.ClamdAddress, config.Tokyo)
+		// clamd prints the build time in its host's zone (time_zone).
+		loc := e.cfg.Location
+		if loc == nil {
+			loc = config.Tokyo
+		}
+		info, err := clamav.QueryVersion(ctx, e.cfg.ClamdNetwork, e.cfg.ClamdAddress, loc)
 		if err != nil && fetch.Reason(err) == fetch.ReasonOther {
 			return info, fetch.Errorf(fetch.ReasonPayload, "clamd %s: %v", e.cfg.Clamd, err)
 		}
