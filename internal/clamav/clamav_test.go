@@ -162,3 +162,28 @@ func FuzzParseCVDHeader(f *testing.F) {
 		}
 	})
 }
+
+// A reply from a peer appears in an error bounded and quoted once: its
+// parts are not quoted again, nor repeated by a wrapped parse error.
+func TestVersionReplyQuotedOnce(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 500)
+	for _, reply := range []string{
+		"ClamAV 1.4.3/" + long + "/Wed Nov 19 18:21:00 2026",
+		"ClamAV 1.4.3/27463/" + long,
+		"ClamAV 1.4.3/27463/\"quoted\" \x00garbage",
+		long,
+	} {
+		_, err := ParseVersionReply(reply, nil)
+		if err == nil {
+			t.Fatalf("reply %q accepted", reply)
+		}
+		msg := err.Error()
+		if len(msg) > 200 {
+			t.Errorf("error is %d bytes: %s", len(msg), msg)
+		}
+		if strings.Count(msg, "xxxxxxxxxx") > 8 || strings.Count(msg, `\"quoted\"`) > 1 || strings.Contains(msg, `\\\"`) {
+			t.Errorf("the reply is quoted more than once: %s", msg)
+		}
+	}
+}

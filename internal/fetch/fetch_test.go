@@ -146,3 +146,19 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// Text a peer sent is bounded, on one line, scrubbed of the request's
+// secrets, and not quoted (the logger quotes the line once).
+func TestPeerText(t *testing.T) {
+	t.Parallel()
+	req, _ := http.NewRequest(http.MethodGet, "https://u:SECRET-pw@h.example/x?api_key=SECRET-key", nil)
+	req.Header.Set("Authorization", "Bearer SECRET-token")
+	body := []byte("<h1>\"Denied\"</h1>\r\nrequest: /x?api_key=SECRET-key token SECRET-token pw SECRET-pw\n\x1b[31m" + strings.Repeat("é", 300) + "\xff")
+	got := PeerText(body, req)
+	if strings.Contains(got, "SECRET") || strings.ContainsAny(got, "\r\n\x1b") || len([]rune(got)) > 123 || strings.HasPrefix(got, `"`) {
+		t.Errorf("PeerText = %q", got)
+	}
+	if !strings.Contains(got, `<h1>"Denied"</h1>`) {
+		t.Errorf("PeerText lost the peer's words: %q", got)
+	}
+}
