@@ -43,6 +43,15 @@ type Runner interface {
 	Run(ctx context.Context)
 }
 
+// Starter is implemented by collectors that take up a role the moment
+// their Set starts, before the previous Set stops, such as offering the
+// announcements the maintenance calendar reads: done in Run (a goroutine),
+// the role would be vacant for a moment on every reload. Start must not
+// block; the returned stop runs when the Set stops.
+type Starter interface {
+	Start() (stop func())
+}
+
 // APIRouter is implemented by collectors that accept requests on the
 // exporter's HTTP server (e.g. job outcome pushes). Routes maps a path
 // prefix such as "/api/v1/jobs/" to its handler.
@@ -157,6 +166,7 @@ type Set struct {
 	wg         sync.WaitGroup
 	state      *State
 	reload     *pendingReload
+	stops      []func()
 }
 
 func announcementsOf(st *State) *Announcements {
@@ -234,6 +244,11 @@ func (s *Set) Start() {
 		s.state.commit(s.reload)
 		s.reload = nil
 	}
+	for _, name := range s.names {
+		if st, ok := s.collectors[name].(Starter); ok {
+			s.stops = append(s.stops, st.Start())
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	for _, name := range s.names {
@@ -260,6 +275,10 @@ func (s *Set) Stop() {
 		s.cancel()
 	}
 	s.wg.Wait()
+	for _, stop := range s.stops {
+		stop()
+	}
+	s.stops = nil
 }
 
 // Names lists the collectors of the set.

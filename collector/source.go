@@ -160,22 +160,7 @@ func (s *Source[T]) loop(ctx context.Context) {
 			return
 		}
 		s.mu.Lock()
-		if err != nil {
-			s.backoff = nextBackoff(s.backoff, s.Interval)
-			wait = jitter(s.backoff)
-			var ra *fetch.RetryAfterError
-			if errors.As(err, &ra) {
-				// The server's word is a floor: jitter may only lengthen it,
-				// and a cap keeps a hostile or mistaken answer ("a year")
-				// from silencing the source until a restart.
-				if after := RetryAfterWait(ra.After, s.MaxRetryAfter); after > wait {
-					wait = after + time.Duration(rand.Int64N(int64(after)/10+1))
-				}
-			}
-		} else {
-			s.backoff = 0
-			wait = jitter(wait)
-		}
+		wait, s.backoff = nextWait(err, s.backoff, wait, s.MaxRetryAfter)
 		s.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
@@ -185,6 +170,26 @@ func (s *Source[T]) loop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// nextWait is how long the loop sleeps after a refresh that ended with err,
+// and the new backoff. A failure backs off exponentially up to the
+// interval; a Retry-After is a floor that jitter may only lengthen, capped
+// at maxRetryAfter so that a hostile or mistaken answer ("a year") cannot
+// silence the source until a restart.
+func nextWait(err error, backoff, interval, maxRetryAfter time.Duration) (time.Duration, time.Duration) {
+	if err == nil {
+		return jitter(interval), 0
+	}
+	backoff = nextBackoff(backoff, interval)
+	wait := jitter(backoff)
+	var ra *fetch.RetryAfterError
+	if errors.As(err, &ra) {
+		if after := RetryAfterWait(ra.After, maxRetryAfter); after > wait {
+			wait = after + time.Duration(rand.Int64N(int64(after)/10+1))
+		}
+	}
+	return wait, backoff
 }
 
 // DefaultMaxRetryAfter caps how long a source obeys a peer's Retry-After.

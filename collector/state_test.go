@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
 // stateSource is one source of the teststate collector: one per service of
@@ -204,5 +205,86 @@ func TestRetryAfterWait(t *testing.T) {
 		if got := RetryAfterWait(tc.after, tc.limit); got != tc.want {
 			t.Errorf("RetryAfterWait(%s, %s) = %s, want %s", tc.after, tc.limit, got, tc.want)
 		}
+	}
+}
+
+// A Retry-After is a floor that jitter only lengthens, capped (default 1h,
+// or the configured cap), and a huge one cannot overflow into a short or
+// negative wait.
+func TestNextWaitRetryAfter(t *testing.T) {
+	t.Parallel()
+	ra := func(d time.Duration) error {
+		return &fetch.RetryAfterError{After: d, Err: errors.New("HTTP 429")}
+	}
+	for i := 0; i < 200; i++ {
+		for _, tc := range []struct {
+			err      error
+			limit    time.Duration
+			min, max time.Duration
+		}{
+			{ra(30 * time.Second), 0, 30 * time.Second, 33 * time.Second},
+			{ra(365 * 24 * time.Hour), 0, time.Hour, time.Hour + 6*time.Minute},
+			{ra(365 * 24 * time.Hour), 10 * time.Minute, 10 * time.Minute, 11 * time.Minute},
+			{ra(1<<63 - 1), 0, time.Hour, time.Hour + 6*time.Minute},
+			{ra(-time.Hour), 0, 5*time.Second - 500*time.Millisecond, 5 * time.Second},
+			{errors.New("plain failure"), 0, 5*time.Second - 500*time.Millisecond, 5 * time.Second},
+		} {
+			wait, _ := nextWait(tc.err, 0, 5*time.Minute, tc.limit)
+			if wait < tc.min || wait > tc.max {
+				t.Fatalf("nextWait(%v, limit %s) = %s, want within [%s, %s]", tc.err, tc.limit, wait, tc.min, tc.max)
+			}
+		}
+	}
+	// Success resets the backoff.
+	if _, b := nextWait(nil, time.Minute, 5*time.Minute, 0); b != 0 {
+		t.Errorf("backoff after a success: %s", b)
+	}
+}
+
+type announcingCollector struct {
+	ann *Announcements
+	w   []MaintenanceWindow
+}
+
+func (a *announcingCollector) Update(context.Context, chan<- prometheus.Metric) error { return nil }
+func (a *announcingCollector) Start() func()                                          { return a.ann.Serve(a) }
+func (a *announcingCollector) MaintenanceWindows(time.Time) []MaintenanceWindow       { return a.w }
+
+func init() {
+	Register("testannounce", false, func(env Env) (Collector, error) {
+		return &announcingCollector{ann: env.Announcements, w: []MaintenanceWindow{{Service: "mail", Provider: "p"}}}, nil
+	})
+}
+
+// Provider maintenance offered to the calendar never vanishes during a
+// reload: the new Set's collector takes over when it starts, before the old
+// one stops.
+func TestAnnouncementsSurviveReload(t *testing.T) {
+	t.Parallel()
+	st := NewState(nil)
+	defer st.Close()
+	set, err := NewSet(Env{Config: &config.Config{}, State: st}, []string{"testannounce"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Start()
+	for i := 0; i < 50; i++ {
+		next, err := NewSet(Env{Config: &config.Config{}, State: st}, []string{"testannounce"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next.Start()
+		if len(st.Announcements.Windows(time.Now())) != 1 {
+			t.Fatal("no announcer while both sets run")
+		}
+		set.Stop()
+		if len(st.Announcements.Windows(time.Now())) != 1 {
+			t.Fatalf("reload %d: the announcements vanished when the old set stopped", i)
+		}
+		set = next
+	}
+	set.Stop()
+	if len(st.Announcements.Windows(time.Now())) != 0 {
+		t.Error("a stopped set still announces")
 	}
 }

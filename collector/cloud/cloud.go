@@ -117,11 +117,13 @@ func cloudHTTPClient(cfg *config.CloudSource) *http.Client {
 	return &http.Client{Transport: tr, Timeout: cfg.Timeout.D()}
 }
 
+// Start makes this set's cloud collector the one whose announcements the
+// maintenance calendar reads, at once when its set starts: the old set's
+// collector steps back when it stops, and only if still the current one,
+// so provider maintenance never vanishes from the calendar on a reload.
+func (c *cloudCollector) Start() (stop func()) { return c.announcements.Serve(c) }
+
 func (c *cloudCollector) Run(ctx context.Context) {
-	// This running set's cloud collector is the one whose announcements the
-	// maintenance calendar reads; a reload's new set takes over when it
-	// starts, and the old one steps back only if still the current one.
-	defer c.announcements.Serve(c)()
 	collector.RunSources(ctx, c.sources, func(s *cloudSource) collector.Runner { return s.src })
 }
 
