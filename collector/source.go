@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -46,12 +47,8 @@ type Source[T any] struct {
 	// any more: close idle connections and the like.
 	OnStop func()
 
-	runMu    sync.Mutex
-	holders  int
-	owned    bool // kept by a State: the loop outlives the Sets running it
-	retired  bool // no longer kept: the loop ends with the last Set running it
-	stopLoop context.CancelFunc
-	loopDone chan struct{}
+	lcOnce sync.Once
+	lc     *Loop
 
 	mu          sync.Mutex
 	backoff     time.Duration
@@ -81,74 +78,111 @@ func (s *Source[T]) LastError() error {
 // Run refreshes until ctx is cancelled. The first refresh happens at once.
 //
 // A Source kept across a reload (State, Keep) is run by the old Set and the
-// new one at the same time for a moment: the refresh loop is shared, so the
-// new Set takes over without a new first refresh, and the loop (with its
-// backoff) ends only when the last Set running it stops. Then OnStop runs,
-// e.g. to close the source's idle connections.
-func (s *Source[T]) Run(ctx context.Context) {
-	s.runMu.Lock()
-	s.holders++
-	if s.stopLoop == nil {
+// new one at the same time for a moment: the refresh loop is shared (see
+// Loop), so the new Set takes over without a new first refresh, and the
+// loop (with its backoff) ends only when no Set runs it and no config
+// keeps it. Then OnStop runs, e.g. to close the source's idle connections.
+func (s *Source[T]) Run(ctx context.Context) { s.shared().Run(ctx) }
+
+// Adopt tells the source that a State keeps it across reloads.
+func (s *Source[T]) Adopt() { s.shared().Adopt() }
+
+// Retire tells the source that no config uses it any more.
+func (s *Source[T]) Retire() { s.shared().Retire() }
+
+func (s *Source[T]) shared() *Loop {
+	s.lcOnce.Do(func() {
+		s.lc = &Loop{Name: s.Name, Logger: s.Logger, Fn: s.loop, OnStop: func() {
+			if s.OnStop != nil {
+				s.OnStop()
+			}
+		}}
+	})
+	return s.lc
+}
+
+// Loop is a background loop shared by the Sets that run it: a Source's
+// refresh loop, or an area's own (the mail round trip's). Run starts Fn on
+// the first call and returns when its ctx ends; Fn goes on while any Set
+// runs the Loop, and also between Sets while a State keeps it (Adopt),
+// until it is retired (Retire). Then Fn's context ends and OnStop runs.
+type Loop struct {
+	Name   string
+	Logger log.Logger
+	Fn     func(ctx context.Context)
+	OnStop func()
+
+	mu       sync.Mutex
+	holders  int
+	owned    bool // kept by a State: the loop outlives the Sets running it
+	retired  bool // no longer kept: the loop ends with the last Set running it
+	stopLoop context.CancelFunc
+	loopDone chan struct{}
+}
+
+// Run runs the loop (started if not running) until ctx ends.
+func (l *Loop) Run(ctx context.Context) {
+	l.mu.Lock()
+	l.holders++
+	if l.stopLoop == nil {
 		lctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		s.stopLoop, s.loopDone = cancel, done
+		l.stopLoop, l.loopDone = cancel, done
 		go func() {
 			defer close(done)
 			defer func() {
-				if p := recover(); p != nil && s.Logger != nil {
-					level.Error(s.Logger).Log("msg", "background source panicked", "source", s.Name, "panic", p)
+				if p := recover(); p != nil && l.Logger != nil {
+					level.Error(l.Logger).Log("msg", "background loop panicked", "source", l.Name, "panic", p, "stack", string(debug.Stack()))
 				}
 			}()
-			s.loop(lctx)
+			l.Fn(lctx)
 		}()
 	}
-	done := s.loopDone
-	s.runMu.Unlock()
+	l.mu.Unlock()
 
 	<-ctx.Done()
 
-	s.runMu.Lock()
-	s.holders--
-	// A kept source goes on between the old Set's end and the new one's
+	l.mu.Lock()
+	l.holders--
+	// A kept loop goes on between the old Set's end and the new one's
 	// start: the two race, and a gap would mean a new first refresh.
-	last := s.holders == 0 && (!s.owned || s.retired)
-	if last {
-		s.stopLoop()
-		s.stopLoop = nil
-	}
-	s.runMu.Unlock()
-	if last {
-		<-done
-		if s.OnStop != nil {
-			s.OnStop()
-		}
-	}
-}
-
-// Adopt tells the source that a State keeps it across reloads.
-func (s *Source[T]) Adopt() {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	s.owned, s.retired = true, false
-}
-
-// Retire tells the source that no config uses it any more: its loop ends
-// now if no Set runs it, else when the last one stops.
-func (s *Source[T]) Retire() {
-	s.runMu.Lock()
-	s.retired = true
-	stop := s.holders == 0 && s.stopLoop != nil
 	var done chan struct{}
-	if stop {
-		s.stopLoop()
-		s.stopLoop, done = nil, s.loopDone
+	if l.holders == 0 && (!l.owned || l.retired) && l.stopLoop != nil {
+		l.stopLoop()
+		l.stopLoop, done = nil, l.loopDone
 	}
-	s.runMu.Unlock()
-	if stop {
-		<-done
-		if s.OnStop != nil {
-			s.OnStop()
-		}
+	l.mu.Unlock()
+	l.finish(done)
+}
+
+// Adopt: a State keeps the loop across reloads.
+func (l *Loop) Adopt() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.owned, l.retired = true, false
+}
+
+// Retire: no config uses the loop any more; it ends now if no Set runs it,
+// else when the last one stops.
+func (l *Loop) Retire() {
+	l.mu.Lock()
+	l.retired = true
+	var done chan struct{}
+	if l.holders == 0 && l.stopLoop != nil {
+		l.stopLoop()
+		l.stopLoop, done = nil, l.loopDone
+	}
+	l.mu.Unlock()
+	l.finish(done)
+}
+
+func (l *Loop) finish(done chan struct{}) {
+	if done == nil {
+		return
+	}
+	<-done
+	if l.OnStop != nil {
+		l.OnStop()
 	}
 }
 

@@ -65,6 +65,9 @@ type roundTrip struct {
 	state   *roundTripState
 	logger  log.Logger
 	now     func() time.Time
+	// runner shares the canary loop between the Sets that run it: a reload
+	// that leaves the check unchanged does not send a canary of its own.
+	runner *collector.Loop
 }
 
 func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
@@ -86,10 +89,18 @@ func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.checks = append(c.checks, &roundTrip{
-				service: svc.Name, check: chk, state: st,
-				logger: log.With(env.Logger, "service", svc.Name, "check", chk.Name), now: now,
+			rt, err := collector.Keep(env, svc.Name+"/"+chk.Name+"/loop", chk, func() (*roundTrip, error) {
+				rt := &roundTrip{
+					service: svc.Name, check: chk, state: st,
+					logger: log.With(env.Logger, "service", svc.Name, "check", chk.Name), now: now,
+				}
+				rt.runner = &collector.Loop{Name: svc.Name + "/" + chk.Name, Logger: env.Logger, Fn: rt.loop}
+				return rt, nil
 			})
+			if err != nil {
+				return nil, err
+			}
+			c.checks = append(c.checks, rt)
 		}
 	}
 	return c, nil
@@ -98,15 +109,7 @@ func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
 // Run starts one loop per check and returns when ctx ends (reload or
 // shutdown). The first canary goes out at once.
 func (c *roundTripCollector) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, rt := range c.checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rt.loop(ctx)
-		}()
-	}
-	wg.Wait()
+	collector.RunSources(ctx, c.checks, func(rt *roundTrip) collector.Runner { return rt.runner })
 }
 
 func (rt *roundTrip) loop(ctx context.Context) {
