@@ -43,6 +43,15 @@ type Runner interface {
 	Run(ctx context.Context)
 }
 
+// Starter is implemented by collectors that take up a role the moment
+// their Set starts, before the previous Set stops, such as offering the
+// announcements the maintenance calendar reads: done in Run (a goroutine),
+// the role would be vacant for a moment on every reload. Start must not
+// block; the returned stop runs when the Set stops.
+type Starter interface {
+	Start() (stop func())
+}
+
 // APIRouter is implemented by collectors that accept requests on the
 // exporter's HTTP server (e.g. job outcome pushes). Routes maps a path
 // prefix such as "/api/v1/jobs/" to its handler.
@@ -59,8 +68,25 @@ type Env struct {
 	// Now is the clock (tests replace it).
 	Now func() time.Time
 	// Announcements carries provider maintenance from the cloud collector to
-	// the maintenance calendar; NewSet gives each set its own when nil.
+	// the maintenance calendar: the State's when there is one, else NewSet
+	// gives each set its own.
 	Announcements *Announcements
+	// State owns what outlives one config (sources kept across reloads,
+	// counters, the job store). One per process; nil in tests that build a
+	// collector directly (then Keep and Shared simply build).
+	State *State
+	// Collector is the name of the collector being built (set by NewSet
+	// and Build); Keep uses it in its keys.
+	Collector string
+}
+
+// MaxRetryAfter is the cap on a peer's Retry-After for the sources built
+// from env (global.max_retry_after).
+func (env Env) MaxRetryAfter() time.Duration {
+	if env.Config == nil {
+		return DefaultMaxRetryAfter
+	}
+	return env.Config.Global.MaxRetryAfter.D()
 }
 
 // ErrNoData tells the registry that a collector had nothing to report; it is
@@ -124,8 +150,9 @@ func Build(name string, env Env) (Collector, error) {
 		env.Now = time.Now
 	}
 	if env.Announcements == nil {
-		env.Announcements = &Announcements{}
+		env.Announcements = announcementsOf(env.State)
 	}
+	env.Collector = name
 	return r.factory(env)
 }
 
@@ -137,6 +164,16 @@ type Set struct {
 	logger     log.Logger
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
+	state      *State
+	reload     *pendingReload
+	stops      []func()
+}
+
+func announcementsOf(st *State) *Announcements {
+	if st != nil {
+		return st.Announcements
+	}
+	return &Announcements{}
 }
 
 // NewSet builds the enabled collectors (all registered ones when only is
@@ -150,7 +187,7 @@ func NewSet(env Env, only []string) (*Set, error) {
 		env.Now = time.Now
 	}
 	if env.Announcements == nil {
-		env.Announcements = &Announcements{}
+		env.Announcements = announcementsOf(env.State)
 	}
 	want := map[string]bool{}
 	for _, n := range only {
@@ -167,7 +204,16 @@ func NewSet(env Env, only []string) (*Set, error) {
 			return nil, fmt.Errorf("unknown collector %q", n)
 		}
 	}
-	s := &Set{collectors: map[string]Collector{}, logger: env.Logger}
+	s := &Set{collectors: map[string]Collector{}, logger: env.Logger, state: env.State}
+	if env.State != nil {
+		s.reload = env.State.begin()
+	}
+	fail := func(err error) (*Set, error) {
+		if s.reload != nil {
+			env.State.abort(s.reload)
+		}
+		return nil, err
+	}
 	for name, r := range regs {
 		if only != nil && !want[name] {
 			continue
@@ -177,9 +223,10 @@ func NewSet(env Env, only []string) (*Set, error) {
 		}
 		cenv := env
 		cenv.Logger = log.With(env.Logger, "collector", name)
+		cenv.Collector = name
 		c, err := r.factory(cenv)
 		if err != nil {
-			return nil, fmt.Errorf("collector %s: %w", name, err)
+			return fail(fmt.Errorf("collector %s: %w", name, err))
 		}
 		s.collectors[name] = c
 		s.names = append(s.names, name)
@@ -188,8 +235,20 @@ func NewSet(env Env, only []string) (*Set, error) {
 	return s, nil
 }
 
-// Start launches the background sources of the set.
+// Start launches the background sources of the set and makes its config
+// the one the State keeps sources for. Sources kept from the running Set go
+// on without a gap; those the new config dropped stop when the old Set
+// stops.
 func (s *Set) Start() {
+	if s.reload != nil {
+		s.state.commit(s.reload)
+		s.reload = nil
+	}
+	for _, name := range s.names {
+		if st, ok := s.collectors[name].(Starter); ok {
+			s.stops = append(s.stops, st.Start())
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	for _, name := range s.names {
@@ -216,6 +275,10 @@ func (s *Set) Stop() {
 		s.cancel()
 	}
 	s.wg.Wait()
+	for _, stop := range s.stops {
+		stop()
+	}
+	s.stops = nil
 }
 
 // Names lists the collectors of the set.

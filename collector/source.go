@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -40,8 +41,17 @@ type Source[T any] struct {
 	Refresh   func(ctx context.Context) (T, error)
 	Logger    log.Logger
 	Now       func() time.Time
+	// MaxRetryAfter caps a peer's Retry-After (DefaultMaxRetryAfter when 0).
+	MaxRetryAfter time.Duration
+	// OnStop runs when the refresh loop ends because no Set runs the source
+	// any more: close idle connections and the like.
+	OnStop func()
+
+	lcOnce sync.Once
+	lc     *Loop
 
 	mu          sync.Mutex
+	backoff     time.Duration
 	value       T
 	hasValue    bool
 	lastErr     error
@@ -66,21 +76,127 @@ func (s *Source[T]) LastError() error {
 }
 
 // Run refreshes until ctx is cancelled. The first refresh happens at once.
-func (s *Source[T]) Run(ctx context.Context) {
-	backoff := time.Duration(0)
+//
+// A Source kept across a reload (State, Keep) is run by the old Set and the
+// new one at the same time for a moment: the refresh loop is shared (see
+// Loop), so the new Set takes over without a new first refresh, and the
+// loop (with its backoff) ends only when no Set runs it and no config
+// keeps it. Then OnStop runs, e.g. to close the source's idle connections.
+func (s *Source[T]) Run(ctx context.Context) { s.shared().Run(ctx) }
+
+// Adopt tells the source that a State keeps it across reloads.
+func (s *Source[T]) Adopt() { s.shared().Adopt() }
+
+// Retire tells the source that no config uses it any more.
+func (s *Source[T]) Retire() { s.shared().Retire() }
+
+func (s *Source[T]) shared() *Loop {
+	s.lcOnce.Do(func() {
+		s.lc = &Loop{Name: s.Name, Logger: s.Logger, Fn: s.loop, OnStop: func() {
+			if s.OnStop != nil {
+				s.OnStop()
+			}
+		}}
+	})
+	return s.lc
+}
+
+// Loop is a background loop shared by the Sets that run it: a Source's
+// refresh loop, or an area's own (the mail round trip's). Run starts Fn on
+// the first call and returns when its ctx ends; Fn goes on while any Set
+// runs the Loop, and also between Sets while a State keeps it (Adopt),
+// until it is retired (Retire). Then Fn's context ends and OnStop runs.
+type Loop struct {
+	Name   string
+	Logger log.Logger
+	Fn     func(ctx context.Context)
+	OnStop func()
+
+	mu       sync.Mutex
+	holders  int
+	owned    bool // kept by a State: the loop outlives the Sets running it
+	retired  bool // no longer kept: the loop ends with the last Set running it
+	stopLoop context.CancelFunc
+	loopDone chan struct{}
+}
+
+// Run runs the loop (started if not running) until ctx ends.
+func (l *Loop) Run(ctx context.Context) {
+	l.mu.Lock()
+	l.holders++
+	if l.stopLoop == nil {
+		lctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		l.stopLoop, l.loopDone = cancel, done
+		go func() {
+			defer close(done)
+			defer func() {
+				if p := recover(); p != nil && l.Logger != nil {
+					level.Error(l.Logger).Log("msg", "background loop panicked", "source", l.Name, "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			l.Fn(lctx)
+		}()
+	}
+	l.mu.Unlock()
+
+	<-ctx.Done()
+
+	l.mu.Lock()
+	l.holders--
+	// A kept loop goes on between the old Set's end and the new one's
+	// start: the two race, and a gap would mean a new first refresh.
+	var done chan struct{}
+	if l.holders == 0 && (!l.owned || l.retired) && l.stopLoop != nil {
+		l.stopLoop()
+		l.stopLoop, done = nil, l.loopDone
+	}
+	l.mu.Unlock()
+	l.finish(done)
+}
+
+// Adopt: a State keeps the loop across reloads.
+func (l *Loop) Adopt() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.owned, l.retired = true, false
+}
+
+// Retire: no config uses the loop any more; it ends now if no Set runs it,
+// else when the last one stops.
+func (l *Loop) Retire() {
+	l.mu.Lock()
+	l.retired = true
+	var done chan struct{}
+	if l.holders == 0 && l.stopLoop != nil {
+		l.stopLoop()
+		l.stopLoop, done = nil, l.loopDone
+	}
+	l.mu.Unlock()
+	l.finish(done)
+}
+
+func (l *Loop) finish(done chan struct{}) {
+	if done == nil {
+		return
+	}
+	<-done
+	if l.OnStop != nil {
+		l.OnStop()
+	}
+}
+
+func (s *Source[T]) loop(ctx context.Context) {
 	for {
 		wait := s.Interval
-		if err := s.RefreshOnce(ctx); err != nil {
-			backoff = nextBackoff(backoff, s.Interval)
-			wait = backoff
-			var ra *fetch.RetryAfterError
-			if errors.As(err, &ra) && ra.After > wait {
-				wait = ra.After
-			}
-		} else {
-			backoff = 0
+		err := s.RefreshOnce(ctx)
+		if ctx.Err() != nil {
+			return
 		}
-		t := time.NewTimer(jitter(wait))
+		s.mu.Lock()
+		wait, s.backoff = nextWait(err, s.backoff, wait, s.MaxRetryAfter)
+		s.mu.Unlock()
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -88,6 +204,44 @@ func (s *Source[T]) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// nextWait is how long the loop sleeps after a refresh that ended with err,
+// and the new backoff. A failure backs off exponentially up to the
+// interval; a Retry-After is a floor that jitter may only lengthen, capped
+// at maxRetryAfter so that a hostile or mistaken answer ("a year") cannot
+// silence the source until a restart.
+func nextWait(err error, backoff, interval, maxRetryAfter time.Duration) (time.Duration, time.Duration) {
+	if err == nil {
+		return jitter(interval), 0
+	}
+	backoff = nextBackoff(backoff, interval)
+	wait := jitter(backoff)
+	var ra *fetch.RetryAfterError
+	if errors.As(err, &ra) {
+		if after := RetryAfterWait(ra.After, maxRetryAfter); after > wait {
+			wait = after + time.Duration(rand.Int64N(int64(after)/10+1))
+		}
+	}
+	return wait, backoff
+}
+
+// DefaultMaxRetryAfter caps how long a source obeys a peer's Retry-After.
+const DefaultMaxRetryAfter = time.Hour
+
+// RetryAfterWait is how long to wait for a Retry-After of after, capped at
+// limit (DefaultMaxRetryAfter when limit <= 0); a negative after is none.
+func RetryAfterWait(after, limit time.Duration) time.Duration {
+	if limit <= 0 {
+		limit = DefaultMaxRetryAfter
+	}
+	switch {
+	case after < 0:
+		return 0
+	case after > limit:
+		return limit
+	}
+	return after
 }
 
 // RefreshOnce runs one refresh now (Run uses it; tests call it directly).
@@ -100,6 +254,11 @@ func (s *Source[T]) RefreshOnce(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	v, err := s.Refresh(rctx)
 	cancel()
+	if ctx.Err() != nil {
+		// Stopped (the source was removed, or shutdown), not failed: the
+		// health of a source says nothing about its own end.
+		return ctx.Err()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastAttempt = now

@@ -197,10 +197,15 @@ func (h *HTTPCheck) validate(v *Validator, path string, cfg *Config) {
 		}
 		h.JSONExpectations = append(h.JSONExpectations, code)
 	}
+	v.SecretFile(path+".bearer_token_file", &h.BearerTokenFile, cfg)
 	if h.BasicAuth != nil {
 		if h.BasicAuth.Username == "" {
 			v.Errorf(path+".basic_auth.username", "a user name is required")
 		}
+		if h.BasicAuth.PasswordFile == "" {
+			v.Errorf(path+".basic_auth.password_file", "a password file is required (passwords are never written in the config)")
+		}
+		v.SecretFile(path+".basic_auth.password_file", &h.BasicAuth.PasswordFile, cfg)
 		if h.BearerTokenFile != "" {
 			v.Errorf(path+".basic_auth", "use either basic_auth or bearer_token_file, not both")
 		}

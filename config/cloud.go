@@ -196,12 +196,7 @@ func (s *CloudSource) validate(v *Validator, path string, cfg *Config) {
 	default:
 		v.Errorf(path+".type", "unknown type %q (want statuspage, google_cloud, azure, aws_health, aws_ses, feed or json)", s.Type)
 	}
-	if s.BearerTokenFile != "" {
-		s.BearerTokenFile = cfg.Resolve(s.BearerTokenFile)
-		if _, err := ReadSecretFile(s.BearerTokenFile); err != nil {
-			v.Errorf(path+".bearer_token_file", "%v", err)
-		}
-	}
+	v.SecretFile(path+".bearer_token_file", &s.BearerTokenFile, cfg)
 	if s.Type == CloudFeed && len(s.Rules) == 0 {
 		v.Errorf(path+".rules", "a feed source needs at least one rule")
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -49,6 +50,10 @@ type Global struct {
 	// a connection, its buffers and goroutines, so the bound is what keeps
 	// the exporter's memory flat however many checks are configured.
 	CheckConcurrency int `yaml:"check_concurrency"`
+	// MaxRetryAfter caps how long a background source obeys a peer's
+	// Retry-After (a 429/503 answer asking for a year would otherwise keep
+	// the source down until a restart). Default 1h.
+	MaxRetryAfter Duration `yaml:"max_retry_after"`
 }
 
 // DefaultCheckConcurrency lets a scrape of 200 checks that each take 100 ms
@@ -162,6 +167,9 @@ func (c *Config) setDefaults() {
 	if c.Global.CheckConcurrency == 0 {
 		c.Global.CheckConcurrency = DefaultCheckConcurrency
 	}
+	if c.Global.MaxRetryAfter == 0 {
+		c.Global.MaxRetryAfter = Duration(time.Hour)
+	}
 	for i := range c.Services {
 		c.Services[i].setDefaults(&c.Global)
 	}
@@ -181,6 +189,9 @@ func (c *Config) validate(v *Validator) {
 	}
 	if c.Global.CheckConcurrency < 0 {
 		v.Errorf("global.check_concurrency", "must be positive (or 0 for the default %d)", DefaultCheckConcurrency)
+	}
+	if c.Global.MaxRetryAfter < Duration(time.Second) || c.Global.MaxRetryAfter > Duration(7*24*time.Hour) {
+		v.Errorf("global.max_retry_after", "must be between 1s and 7d, got %s", c.Global.MaxRetryAfter)
 	}
 	names := make([]string, len(c.Services))
 	for i := range c.Services {

@@ -41,7 +41,6 @@ type QueueSource struct {
 
 	ResolvedFile string      `yaml:"-"`
 	TLSClient    *tls.Config `yaml:"-"`
-	BearerToken  string      `yaml:"-"`
 }
 
 // StatsSource is the service's delivery-statistics API.
@@ -60,9 +59,8 @@ type StatsSource struct {
 	// complaints, finished) that yield null count as absent.
 	Fields deliverystats.Fields `yaml:"fields"`
 
-	Mapping     *deliverystats.Mapping `yaml:"-"`
-	TLSClient   *tls.Config            `yaml:"-"`
-	BearerToken string                 `yaml:"-"`
+	Mapping   *deliverystats.Mapping `yaml:"-"`
+	TLSClient *tls.Config            `yaml:"-"`
 }
 
 // SESSource is Amazon SES's GetSendStatistics.
@@ -80,9 +78,6 @@ type SESSource struct {
 	Window   Duration `yaml:"window"`
 	Interval Duration `yaml:"interval"`
 	Timeout  Duration `yaml:"timeout"`
-
-	AccessKeyID     string `yaml:"-"`
-	SecretAccessKey string `yaml:"-"`
 }
 
 func (c *DeliveryConfig) setDefaults() {
@@ -136,7 +131,7 @@ func (c *DeliveryConfig) validate(v *Validator, path string, cfg *Config) {
 		}
 		if !q.URL.IsZero() {
 			n++
-			validateHTTPSource(v, p, q.URL, &q.TLS, q.BearerTokenFile, &q.TLSClient, &q.BearerToken, cfg)
+			validateHTTPSource(v, p, q.URL, &q.TLS, &q.BearerTokenFile, &q.TLSClient, cfg)
 		}
 		if n != 1 {
 			v.Errorf(p, "set exactly one of command, file and url (got %d)", n)
@@ -151,7 +146,7 @@ func (c *DeliveryConfig) validate(v *Validator, path string, cfg *Config) {
 		if s.URL.IsZero() {
 			v.Errorf(p+".url", "required")
 		} else {
-			validateHTTPSource(v, p, s.URL, &s.TLS, s.BearerTokenFile, &s.TLSClient, &s.BearerToken, cfg)
+			validateHTTPSource(v, p, s.URL, &s.TLS, &s.BearerTokenFile, &s.TLSClient, cfg)
 		}
 		validateIntervals(v, p, s.Interval, s.Timeout)
 		if s.KeepLast < 1 || s.KeepLast > 50 {
@@ -182,13 +177,8 @@ func (c *DeliveryConfig) validate(v *Validator, path string, cfg *Config) {
 		case s.AccessKeyIDFile == "" || s.SecretAccessKeyFile == "":
 			v.Errorf(p, "give both access_key_id_file and secret_access_key_file, or neither (then the AWS SDK's default credential chain is used)")
 		default:
-			var err error
-			if s.AccessKeyID, err = ReadSecretFile(cfg.Resolve(s.AccessKeyIDFile)); err != nil {
-				v.Errorf(p+".access_key_id_file", "%v", err)
-			}
-			if s.SecretAccessKey, err = ReadSecretFile(cfg.Resolve(s.SecretAccessKeyFile)); err != nil {
-				v.Errorf(p+".secret_access_key_file", "%v", err)
-			}
+			v.SecretFile(p+".access_key_id_file", &s.AccessKeyIDFile, cfg)
+			v.SecretFile(p+".secret_access_key_file", &s.SecretAccessKeyFile, cfg)
 		}
 		validateIntervals(v, p, s.Interval, s.Timeout)
 		if s.Window.D() < 15*time.Minute || s.Window.D() > 14*24*time.Hour {
@@ -197,18 +187,12 @@ func (c *DeliveryConfig) validate(v *Validator, path string, cfg *Config) {
 	}
 }
 
-func validateHTTPSource(v *Validator, p string, u URL, t *commoncfg.TLSConfig, tokenFile string, tc **tls.Config, token *string, cfg *Config) {
+func validateHTTPSource(v *Validator, p string, u URL, t *commoncfg.TLSConfig, tokenFile *string, tc **tls.Config, cfg *Config) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		v.Errorf(p+".url", "scheme %q: want http or https", u.Scheme)
 	}
 	*tc = ValidateTLS(v, p+".tls_config", t, cfg)
-	if tokenFile != "" {
-		tok, err := ReadSecretFile(cfg.Resolve(tokenFile))
-		if err != nil {
-			v.Errorf(p+".bearer_token_file", "%v", err)
-		}
-		*token = tok
-	}
+	v.SecretFile(p+".bearer_token_file", tokenFile, cfg)
 }
 
 func validateIntervals(v *Validator, p string, interval, timeout Duration) {

@@ -48,7 +48,7 @@ delivery:
 	if d.Stats.KeepLast != 5 || d.Stats.Fields.Broadcasts != ".data[]" || d.Stats.Fields.Delivered != ".delivered" || d.Stats.Mapping.Finished == nil {
 		t.Errorf("stats = %+v", d.Stats)
 	}
-	if d.SES.AccessKeyID != "AKIAEXAMPLE" || d.SES.SecretAccessKey != "c2VjcmV0" || d.SES.Window.D() != 24*time.Hour || d.SES.Interval.D() != 5*time.Minute {
+	if id, _ := ReadSecretFile(d.SES.AccessKeyIDFile); id != "AKIAEXAMPLE" || !filepath.IsAbs(d.SES.SecretAccessKeyFile) || d.SES.Window.D() != 24*time.Hour || d.SES.Interval.D() != 5*time.Minute {
 		t.Errorf("ses = %+v", d.SES)
 	}
 }

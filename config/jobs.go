@@ -29,6 +29,10 @@ type JobsConfig struct {
 	// MaxReadMBPerSecond bounds how fast backups and data sets are read for
 	// verification, so hashing never starves the host.
 	MaxReadMBPerSecond float64 `yaml:"max_read_mb_per_second"`
+	// RemovedJobRetention is how long the stored history of a job that left
+	// jobs.scheduled is kept (default 30d): restored within it, the job gets
+	// its last success, reports and next due back.
+	RemovedJobRetention Duration `yaml:"removed_job_retention"`
 
 	Backups   []Backup  `yaml:"backups"`
 	Integrity []DataSet `yaml:"integrity"`
@@ -55,8 +59,6 @@ type Job struct {
 
 	// Cron is the parsed Schedule (nil for interval jobs).
 	Cron cron.Schedule `yaml:"-"`
-	// Token is the content of TokenFile.
-	Token string `yaml:"-"`
 }
 
 // NextDue returns when the run following a run that finished at ref must
@@ -117,8 +119,6 @@ type DataSet struct {
 	Timeout                Duration `yaml:"timeout"`
 
 	ResolvedDirectory string `yaml:"-"`
-	HMACKey           []byte `yaml:"-"`
-	PublicKey         []byte `yaml:"-"` // Ed25519 public key
 }
 
 // cronParser accepts the 5-field standard syntax and the @ descriptors.
@@ -150,6 +150,9 @@ func (c *JobsConfig) setDefaults() {
 	}
 	if c.MaxReadMBPerSecond == 0 {
 		c.MaxReadMBPerSecond = 50
+	}
+	if c.RemovedJobRetention == 0 {
+		c.RemovedJobRetention = Duration(30 * 24 * time.Hour)
 	}
 	for i := range c.Scheduled {
 		if c.Scheduled[i].Grace == 0 {
@@ -198,6 +201,9 @@ func (c *JobsConfig) validate(v *Validator, path string, cfg *Config) {
 	if c.MaxPushBodyBytes < 0 {
 		v.Errorf(path+".max_push_body_bytes", "must not be negative")
 	}
+	if c.RemovedJobRetention < 0 {
+		v.Errorf(path+".removed_job_retention", "must be positive")
+	}
 	if c.MaxReadMBPerSecond < 0 || math.IsNaN(c.MaxReadMBPerSecond) || math.IsInf(c.MaxReadMBPerSecond, 0) {
 		v.Errorf(path+".max_read_mb_per_second", "must be a positive number of MB/s")
 	}
@@ -235,16 +241,7 @@ func (c *JobsConfig) validate(v *Validator, path string, cfg *Config) {
 		if j.Grace < 0 {
 			v.Errorf(p+".grace", "must not be negative")
 		}
-		if j.TokenFile != "" {
-			tok, err := ReadSecretFile(cfg.Resolve(j.TokenFile))
-			switch {
-			case err != nil:
-				v.Errorf(p+".token_file", "%v", err)
-			case tok == "":
-				v.Errorf(p+".token_file", "file %q is empty", j.TokenFile)
-			}
-			j.Token = tok
-		}
+		v.SecretFile(p+".token_file", &j.TokenFile, cfg)
 	}
 	v.Unique("job", names, func(i int) string { return fmt.Sprintf("%s.scheduled[%d].name", path, i) })
 
@@ -292,24 +289,18 @@ func (c *JobsConfig) validate(v *Validator, path string, cfg *Config) {
 			checkGlob(v, p+".files", d.Files)
 		}
 		if d.HMACKeyFile != "" {
-			key, err := ReadSecretFile(cfg.Resolve(d.HMACKeyFile))
-			switch {
-			case err != nil:
-				v.Errorf(p+".hmac_key_file", "%v", err)
-			case len(key) < 16:
+			if key := v.SecretFile(p+".hmac_key_file", &d.HMACKeyFile, cfg); key != "" && len(key) < 16 {
 				v.Errorf(p+".hmac_key_file", "key in %q is shorter than 16 bytes", d.HMACKeyFile)
 			}
-			d.HMACKey = []byte(key)
 			checkInside(v, p+".hmac_file", d.HMACFile)
 		} else if d.HMACFile != "" {
 			v.Errorf(p+".hmac_file", "needs hmac_key_file")
 		}
 		if d.SignaturePublicKeyFile != "" {
-			pub, err := ReadEd25519PublicKey(cfg.Resolve(d.SignaturePublicKeyFile))
-			if err != nil {
+			d.SignaturePublicKeyFile = cfg.Resolve(d.SignaturePublicKeyFile)
+			if _, err := ReadEd25519PublicKey(d.SignaturePublicKeyFile); err != nil {
 				v.Errorf(p+".signature_public_key_file", "%v", err)
 			}
-			d.PublicKey = pub
 			checkInside(v, p+".signature_file", d.SignatureFile)
 		} else if d.SignatureFile != "" {
 			v.Errorf(p+".signature_file", "needs signature_public_key_file")

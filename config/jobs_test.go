@@ -47,14 +47,14 @@ jobs:
 		t.Fatal(err)
 	}
 	j := cfg.Jobs
-	if j.Scheduled[0].Token != "s3cret" || j.Scheduled[0].Grace.D() != 15*time.Minute || j.Scheduled[0].Cron == nil {
+	if tok, _ := ReadSecretFile(j.Scheduled[0].TokenFile); tok != "s3cret" || j.Scheduled[0].Grace.D() != 15*time.Minute || j.Scheduled[0].Cron == nil {
 		t.Errorf("job %+v", j.Scheduled[0])
 	}
 	if j.ResolvedStatusFiles[0] != dir+"/status/*.json" || j.Backups[0].ResolvedDirectory != dir+"/backups" || j.Backups[0].Glob != "*" {
 		t.Errorf("paths %q %q", j.ResolvedStatusFiles, j.Backups[0].ResolvedDirectory)
 	}
 	d := j.Integrity[0]
-	if d.Manifest != "SHA256SUMS" || d.HMACFile != "SHA256SUMS.hmac" || string(d.HMACKey) != "0123456789abcdef0123" || d.ResolvedDirectory != "/srv/data" {
+	if d.Manifest != "SHA256SUMS" || d.HMACFile != "SHA256SUMS.hmac" || d.HMACKeyFile != filepath.Join(dir, "mac.key") || d.ResolvedDirectory != "/srv/data" {
 		t.Errorf("data set %+v", d)
 	}
 	if j.MaxPushBodyBytes != 16<<10 || j.MaxReadMBPerSecond != 50 {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +40,11 @@ func TestMailInvalidConfigs(t *testing.T) {
 }
 
 func TestMailDefaults(t *testing.T) {
-	cfg, err := Parse("mail.yml", []byte(`
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "secrets"), 0o700)
+	os.WriteFile(filepath.Join(dir, "pw"), []byte("pw\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "secrets", "box.pw"), []byte("box\n"), 0o600)
+	cfg, err := Parse(filepath.Join(dir, "mail.yml"), []byte(`
 services:
   - name: delivery
     checks:
@@ -86,7 +92,7 @@ services:
 	if rt.Interval.D() != 5*time.Minute || rt.Deadline.D() != 2*time.Minute || rt.PollInterval.D() != 2*time.Second || rt.StaleAfter.D() != 10*time.Minute {
 		t.Errorf("roundtrip timing defaults: %s %s %s %s", rt.Interval, rt.Deadline, rt.PollInterval, rt.StaleAfter)
 	}
-	if rt.Mailbox.TLS != MailTLSImplicit || rt.Mailbox.PasswordFile != "./secrets/box.pw" || rt.Send.HTTP.Method != "POST" {
+	if rt.Mailbox.TLS != MailTLSImplicit || rt.Mailbox.PasswordFile != filepath.Join(dir, "secrets/box.pw") || rt.Send.HTTP.Method != "POST" {
 		t.Errorf("mailbox defaults: tls=%q pw=%q method=%q", rt.Mailbox.TLS, rt.Mailbox.PasswordFile, rt.Send.HTTP.Method)
 	}
 	if rt.Send.HTTP.BodyTemplate == nil {

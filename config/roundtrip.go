@@ -201,9 +201,7 @@ func (h *RoundTripHTTP) validate(v *Validator, path string, cfg *Config) {
 	default:
 		v.Errorf(path+".method", "unsupported method %q (want POST or PUT)", h.Method)
 	}
-	if h.BearerTokenFile != "" {
-		h.BearerTokenFile = cfg.Resolve(h.BearerTokenFile)
-	}
+	v.SecretFile(path+".bearer_token_file", &h.BearerTokenFile, cfg)
 	for k := range h.Headers {
 		if strings.EqualFold(k, "Authorization") {
 			v.Errorf(path+".headers."+k, "credentials never go in the config; use bearer_token_file")
@@ -256,7 +254,7 @@ func (m *Mailbox) validate(v *Validator, path string, cfg *Config) {
 	if m.PasswordFile == "" {
 		v.Errorf(path+".password_file", "a password file is required (passwords are never written in the config)")
 	} else {
-		m.PasswordFile = cfg.Resolve(m.PasswordFile)
+		v.SecretFile(path+".password_file", &m.PasswordFile, cfg)
 	}
 	if m.MaxMessageBytes < 1024 {
 		v.Errorf(path+".max_message_bytes", "must be at least 1024")

@@ -92,8 +92,6 @@ type FeedConfig struct {
 	RequestInterval Duration `yaml:"request_interval"`
 	// APIKeyFile holds the NVD API key.
 	APIKeyFile string `yaml:"api_key_file"`
-
-	APIKey string `yaml:"-"`
 }
 
 // Antivirus is one signature database to watch. Exactly one of Clamd,
@@ -109,10 +107,16 @@ type Antivirus struct {
 	File     string   `yaml:"file"`
 	Interval Duration `yaml:"interval"`
 	Timeout  Duration `yaml:"timeout"`
+	// TimeZone is the zone clamd prints its signature build time in: the
+	// zone of the host clamd runs on (IANA name such as Asia/Tokyo or UTC,
+	// or an offset such as +09:00). Default Asia/Tokyo.
+	TimeZone string `yaml:"time_zone"`
 
-	ClamdNetwork string `yaml:"-"`
-	ClamdAddress string `yaml:"-"`
-	ResolvedPath string `yaml:"-"`
+	// Location is TimeZone, parsed.
+	Location     *time.Location `yaml:"-"`
+	ClamdNetwork string         `yaml:"-"`
+	ClamdAddress string         `yaml:"-"`
+	ResolvedPath string         `yaml:"-"`
 }
 
 // FindingsFeed is one source of security findings.
@@ -136,7 +140,7 @@ type FindingsFeed struct {
 	BearerTokenFile string `yaml:"bearer_token_file"`
 
 	// Severity is a jq expression giving the finding's severity word
-	// (mapped to critical|high|medium|low|none); default '.severity'.
+	// (mapped to critical|high|medium|low|none, or unknown when absent or not one of these); default '.severity'.
 	Severity string `yaml:"severity"`
 	// Active is a jq expression that is true for an active finding;
 	// default 'true'.
@@ -145,7 +149,6 @@ type FindingsFeed struct {
 	SeverityCode *gojq.Code `yaml:"-"`
 	ActiveCode   *gojq.Code `yaml:"-"`
 	ResolvedPath string     `yaml:"-"`
-	BearerToken  string     `yaml:"-"`
 }
 
 // Default feed locations.
@@ -294,13 +297,7 @@ func (c *SecurityConfig) validate(v *Validator, path string, cfg *Config) {
 	if a.NVD.Enabled && a.NVD.PageSize > 2000 {
 		v.Errorf(ap+".nvd.page_size", "the NVD API returns at most 2000 results per page, not %d", a.NVD.PageSize)
 	}
-	if a.NVD.APIKeyFile != "" {
-		key, err := ReadSecretFile(cfg.Resolve(a.NVD.APIKeyFile))
-		if err != nil {
-			v.Errorf(ap+".nvd.api_key_file", "%v", err)
-		}
-		a.NVD.APIKey = key
-	}
+	v.SecretFile(ap+".nvd.api_key_file", &a.NVD.APIKeyFile, cfg)
 	if (a.JVN.Enabled || a.NVD.Enabled) && len(c.Inventory) == 0 {
 		v.Errorf(ap, "advisory feeds need a software inventory to match against")
 	}
@@ -339,6 +336,11 @@ func (c *SecurityConfig) validate(v *Validator, path string, cfg *Config) {
 			v.Errorf(p+".clamd", "clamd %q must be tcp://host:port or unix:///path", av.Clamd)
 		}
 		av.ResolvedPath = cfg.Resolve(av.Database + av.File)
+		loc, err := ParseTimeZone(av.TimeZone)
+		if err != nil {
+			v.Errorf(p+".time_zone", "%v", err)
+		}
+		av.Location = loc
 	}
 	v.Unique("antivirus engine", engines, func(i int) string { return fmt.Sprintf("%s.antivirus[%d].engine", path, i) })
 
@@ -362,13 +364,7 @@ func (c *SecurityConfig) validate(v *Validator, path string, cfg *Config) {
 			if f.URL.IsZero() {
 				v.Errorf(p+".url", "url is required for http")
 			}
-			if f.BearerTokenFile != "" {
-				tok, err := ReadSecretFile(cfg.Resolve(f.BearerTokenFile))
-				if err != nil {
-					v.Errorf(p+".bearer_token_file", "%v", err)
-				}
-				f.BearerToken = tok
-			}
+			v.SecretFile(p+".bearer_token_file", &f.BearerTokenFile, cfg)
 		default:
 			v.Errorf(p+".kind", "kind %q is not one of aws_securityhub, jsonl_file, http", f.Kind)
 		}
@@ -414,6 +410,12 @@ func LoadAcknowledgements(path string) ([]Acknowledgement, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseAcknowledgements(path, data)
+}
+
+// ParseAcknowledgements checks the content of an acknowledgement file;
+// path is used in errors.
+func ParseAcknowledgements(path string, data []byte) ([]Acknowledgement, error) {
 	var af secAckFile
 	root, err := DecodeStrict(path, data, &af)
 	if err != nil {

@@ -52,8 +52,8 @@ security:
 	if s.Inventory[0].Name.Version != "2.4.58" || s.Inventory[0].Name.Product != "http_server" {
 		t.Errorf("version-less CPE not completed: %+v", s.Inventory[0].Name)
 	}
-	if s.Advisories.NVD.APIKey != "0123-abcd" || s.Advisories.NVD.RequestInterval.D() != 600*time.Millisecond {
-		t.Errorf("NVD key/pace: %q %v", s.Advisories.NVD.APIKey, s.Advisories.NVD.RequestInterval)
+	if key, _ := ReadSecretFile(s.Advisories.NVD.APIKeyFile); key != "0123-abcd" || s.Advisories.NVD.RequestInterval.D() != 600*time.Millisecond {
+		t.Errorf("NVD key/pace: %q %v", key, s.Advisories.NVD.RequestInterval)
 	}
 	if s.Advisories.JVN.URL.String() != DefaultJVNURL || s.Advisories.JVN.PageSize != 50 {
 		t.Errorf("JVN defaults: %v %d", s.Advisories.JVN.URL, s.Advisories.JVN.PageSize)

@@ -99,7 +99,7 @@ func (s *SMTPServer) validate(v *Validator, path string, cfg *Config) {
 		if a.PasswordFile == "" {
 			v.Errorf(path+".auth.password_file", "a password file is required (passwords are never written in the config)")
 		} else {
-			a.PasswordFile = cfg.Resolve(a.PasswordFile)
+			v.SecretFile(path+".auth.password_file", &a.PasswordFile, cfg)
 		}
 		switch strings.ToUpper(a.Mechanism) {
 		case "PLAIN", "LOGIN":

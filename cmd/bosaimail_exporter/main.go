@@ -29,6 +29,7 @@ import (
 	_ "github.com/bosaimail/bosaimail_exporter/collector/all" // registers the collectors and their flags
 	"github.com/bosaimail/bosaimail_exporter/config"
 	"github.com/bosaimail/bosaimail_exporter/internal/app/exporter"
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 	"github.com/bosaimail/bosaimail_exporter/internal/logging"
 )
 
@@ -66,7 +67,7 @@ func run(args []string) int {
 	if *checkConfig {
 		cfg, err := config.Load(*configFile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintln(os.Stderr, fetch.RedactText(err.Error()))
 			return 1
 		}
 		fmt.Printf("%s: %d services, %d checks: OK\n", *configFile, len(cfg.Services), countChecks(cfg))
@@ -217,7 +218,7 @@ func landing(cfg *config.Config, metricsPath string, logger log.Logger) http.Han
 func checkTarget(c *config.Check) string {
 	switch {
 	case c.HTTP != nil:
-		return c.HTTP.URL.String()
+		return fetch.Redact(c.HTTP.URL.String())
 	case c.TCP != nil:
 		return c.TCP.Address
 	}

@@ -48,6 +48,7 @@ func init() {
 				snap.Merge(p)
 				next = link
 			}
+			snap.AddAbsent(filter) // a configured resource no page listed is unknown
 			return cloudResult{snap: &snap}, nil
 		}, nil
 	}

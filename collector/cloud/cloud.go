@@ -81,22 +81,31 @@ func newCloudCollector(env collector.Env) (collector.Collector, error) {
 	c := &cloudCollector{announcements: env.Announcements}
 	for i := range env.Config.Cloud.Sources {
 		cfg := &env.Config.Cloud.Sources[i]
-		mk, ok := cloudRefreshers[cfg.Type]
-		if !ok {
-			return nil, fmt.Errorf("cloud source %s: no adapter for type %q", cfg.Name, cfg.Type)
-		}
-		s := &cloudSource{cfg: cfg, env: env, client: cloudHTTPClient(cfg)}
-		refresh, err := mk(s)
+		s, err := collector.Keep(env, cfg.Name, cfg, func() (*cloudSource, error) { return newCloudSource(env, cfg) })
 		if err != nil {
 			return nil, fmt.Errorf("cloud source %s: %w", cfg.Name, err)
-		}
-		s.src = &collector.Source[cloudResult]{
-			Collector: "cloud", Name: cfg.Name, Interval: cfg.Interval.D(), Timeout: cfg.Timeout.D(),
-			Refresh: refresh, Logger: env.Logger, Now: env.Now,
 		}
 		c.sources = append(c.sources, s)
 	}
 	return c, nil
+}
+
+func newCloudSource(env collector.Env, cfg *config.CloudSource) (*cloudSource, error) {
+	mk, ok := cloudRefreshers[cfg.Type]
+	if !ok {
+		return nil, fmt.Errorf("no adapter for type %q", cfg.Type)
+	}
+	s := &cloudSource{cfg: cfg, env: env, client: cloudHTTPClient(cfg)}
+	refresh, err := mk(s)
+	if err != nil {
+		return nil, err
+	}
+	s.src = &collector.Source[cloudResult]{MaxRetryAfter: env.MaxRetryAfter(),
+		Collector: "cloud", Name: cfg.Name, Interval: cfg.Interval.D(), Timeout: cfg.Timeout.D(),
+		Refresh: refresh, Logger: env.Logger, Now: env.Now,
+		OnStop: s.client.CloseIdleConnections,
+	}
+	return s, nil
 }
 
 func cloudHTTPClient(cfg *config.CloudSource) *http.Client {
@@ -108,11 +117,13 @@ func cloudHTTPClient(cfg *config.CloudSource) *http.Client {
 	return &http.Client{Transport: tr, Timeout: cfg.Timeout.D()}
 }
 
+// Start makes this set's cloud collector the one whose announcements the
+// maintenance calendar reads, at once when its set starts: the old set's
+// collector steps back when it stops, and only if still the current one,
+// so provider maintenance never vanishes from the calendar on a reload.
+func (c *cloudCollector) Start() (stop func()) { return c.announcements.Serve(c) }
+
 func (c *cloudCollector) Run(ctx context.Context) {
-	// This running set's cloud collector is the one whose announcements the
-	// maintenance calendar reads; a reload's new set takes over when it
-	// starts, and the old one steps back only if still the current one.
-	defer c.announcements.Serve(c)()
 	collector.RunSources(ctx, c.sources, func(s *cloudSource) collector.Runner { return s.src })
 }
 

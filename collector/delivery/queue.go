@@ -57,21 +57,25 @@ func newDeliveryQueueCollector(env collector.Env) (collector.Collector, error) {
 	if q == nil {
 		return c, nil
 	}
-	read := queueReader(q)
-	c.src = &collector.Source[*postqueue.Summary]{
-		Collector: "delivery_queue", Name: queueSourceName(q),
-		Interval: q.Interval.D(), Timeout: q.Timeout.D(), Logger: env.Logger, Now: env.Now,
-		Refresh: func(ctx context.Context) (*postqueue.Summary, error) {
-			return read(ctx, func(r io.Reader) (*postqueue.Summary, error) {
-				s, err := postqueue.Parse(fetch.LimitedReader(r, q.MaxBytes), q.MaxLineBytes)
-				if errors.Is(err, postqueue.ErrGarbage) {
-					err = fetch.Errorf(fetch.ReasonPayload, "%v", err)
-				}
-				return s, err
-			})
-		},
-	}
-	return c, nil
+	var err error
+	c.src, err = collector.Keep(env, queueSourceName(q), q, func() (*collector.Source[*postqueue.Summary], error) {
+		read, closeIdle := queueReader(q)
+		return &collector.Source[*postqueue.Summary]{MaxRetryAfter: env.MaxRetryAfter(),
+			Collector: "delivery_queue", Name: queueSourceName(q),
+			Interval: q.Interval.D(), Timeout: q.Timeout.D(), Logger: env.Logger, Now: env.Now,
+			Refresh: func(ctx context.Context) (*postqueue.Summary, error) {
+				return read(ctx, func(r io.Reader) (*postqueue.Summary, error) {
+					s, err := postqueue.Parse(fetch.LimitedReader(r, q.MaxBytes), q.MaxLineBytes)
+					if errors.Is(err, postqueue.ErrGarbage) {
+						err = fetch.Errorf(fetch.ReasonPayload, "%v", err)
+					}
+					return s, err
+				})
+			},
+			OnStop: closeIdle,
+		}, nil
+	})
+	return c, err
 }
 
 func queueSourceName(q *config.QueueSource) string {
@@ -86,14 +90,15 @@ func queueSourceName(q *config.QueueSource) string {
 
 type queueParse func(io.Reader) (*postqueue.Summary, error)
 
-// queueReader returns how one dump is obtained and parsed while streaming:
-// the dump is never held in memory whole.
-func queueReader(q *config.QueueSource) func(context.Context, queueParse) (*postqueue.Summary, error) {
+// queueReader returns how one dump is obtained and parsed while streaming
+// (the dump is never held in memory whole), and what closes its idle
+// connections when the source stops.
+func queueReader(q *config.QueueSource) (func(context.Context, queueParse) (*postqueue.Summary, error), func()) {
 	switch {
 	case len(q.Command) > 0:
 		return func(ctx context.Context, parse queueParse) (*postqueue.Summary, error) {
 			return runQueueCommand(ctx, q.Command, parse)
-		}
+		}, func() {}
 	case q.File != "":
 		return func(_ context.Context, parse queueParse) (*postqueue.Summary, error) {
 			f, err := os.Open(q.ResolvedFile)
@@ -106,7 +111,7 @@ func queueReader(q *config.QueueSource) func(context.Context, queueParse) (*post
 				return nil, fmt.Errorf("queue dump %s: %w", q.ResolvedFile, err)
 			}
 			return s, nil
-		}
+		}, func() {}
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: q.TLSClient, ResponseHeaderTimeout: q.Timeout.D()}}
 	return func(ctx context.Context, parse queueParse) (*postqueue.Summary, error) {
@@ -114,8 +119,12 @@ func queueReader(q *config.QueueSource) func(context.Context, queueParse) (*post
 		if err != nil {
 			return nil, err
 		}
-		if q.BearerToken != "" {
-			req.Header.Set("Authorization", "Bearer "+q.BearerToken)
+		tok, err := config.ReadOptionalSecret(q.BearerTokenFile)
+		if err != nil {
+			return nil, fetch.Errorf(fetch.ReasonOther, "bearer token: %v", err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
 		}
 		where := "GET " + fetch.Redact(q.URL.String())
 		resp, err := client.Do(req)
@@ -135,7 +144,7 @@ func queueReader(q *config.QueueSource) func(context.Context, queueParse) (*post
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		return s, nil
-	}
+	}, client.CloseIdleConnections
 }
 
 // deliveryReplay answers with an already received response, so fetch.Get can

@@ -40,18 +40,22 @@ func newDeliverySESCollector(env collector.Env) (collector.Collector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	stats, err := newSESStats(s, env.Logger)
-	if err != nil {
-		return nil, err
-	}
-	c.src = &collector.Source[deliverySESStats]{
-		Collector: "delivery_ses", Name: "ses",
-		Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
-		Refresh: func(ctx context.Context) (deliverySESStats, error) {
-			return stats(ctx, now().Add(-s.Window.D()))
-		},
-	}
-	return c, nil
+	var err error
+	c.src, err = collector.Keep(env, "ses", s, func() (*collector.Source[deliverySESStats], error) {
+		stats, closeIdle, err := newSESStats(s, env.Logger)
+		if err != nil {
+			return nil, err
+		}
+		return &collector.Source[deliverySESStats]{MaxRetryAfter: env.MaxRetryAfter(),
+			Collector: "delivery_ses", Name: "ses",
+			Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
+			Refresh: func(ctx context.Context) (deliverySESStats, error) {
+				return stats(ctx, now().Add(-s.Window.D()))
+			},
+			OnStop: closeIdle,
+		}, nil
+	})
+	return c, err
 }
 
 // sesStats sums the SES sending activity since a time (the AWS adapter,

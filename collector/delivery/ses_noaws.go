@@ -11,6 +11,6 @@ import (
 	"github.com/bosaimail/bosaimail_exporter/internal/awsclient"
 )
 
-func newSESStats(*config.SESSource, log.Logger) (sesStats, error) {
-	return nil, fmt.Errorf("delivery.ses: %w", awsclient.ErrLeftOut)
+func newSESStats(*config.SESSource, log.Logger) (sesStats, func(), error) {
+	return nil, nil, fmt.Errorf("delivery.ses: %w", awsclient.ErrLeftOut)
 }

@@ -51,20 +51,24 @@ func newDeliveryStatsCollector(env collector.Env) (collector.Collector, error) {
 	if s == nil {
 		return c, nil
 	}
-	g := &statsGuard{logger: env.Logger}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: s.TLSClient}}
-	c.src = &collector.Source[[]deliverystats.Broadcast]{
-		Collector: "delivery_stats", Name: "stats",
-		Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
-		Refresh: func(ctx context.Context) ([]deliverystats.Broadcast, error) {
-			bs, err := fetchDeliveryStats(ctx, client, s)
-			if err != nil {
-				return nil, err
-			}
-			return g.check(deliverystats.Latest(bs, s.KeepLast))
-		},
-	}
-	return c, nil
+	var err error
+	c.src, err = collector.Keep(env, "stats", s, func() (*collector.Source[[]deliverystats.Broadcast], error) {
+		g := &statsGuard{logger: env.Logger}
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: s.TLSClient}}
+		return &collector.Source[[]deliverystats.Broadcast]{MaxRetryAfter: env.MaxRetryAfter(),
+			Collector: "delivery_stats", Name: "stats",
+			Interval: s.Interval.D(), Timeout: s.Timeout.D(), Logger: env.Logger, Now: env.Now,
+			Refresh: func(ctx context.Context) ([]deliverystats.Broadcast, error) {
+				bs, err := fetchDeliveryStats(ctx, client, s)
+				if err != nil {
+					return nil, err
+				}
+				return g.check(deliverystats.Latest(bs, s.KeepLast))
+			},
+			OnStop: client.CloseIdleConnections,
+		}, nil
+	})
+	return c, err
 }
 
 func fetchDeliveryStats(ctx context.Context, client *http.Client, s *config.StatsSource) ([]deliverystats.Broadcast, error) {
@@ -73,8 +77,12 @@ func fetchDeliveryStats(ctx context.Context, client *http.Client, s *config.Stat
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	if s.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+s.BearerToken)
+	tok, err := config.ReadOptionalSecret(s.BearerTokenFile)
+	if err != nil {
+		return nil, fetch.Errorf(fetch.ReasonOther, "bearer token: %v", err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	body, _, err := fetch.Get(client, req, s.MaxBytes)
 	if err != nil {

@@ -38,10 +38,17 @@ var (
 		"Artefacts newer than the newest complete one that fail the completeness checks (too small, no marker, corrupt gzip) or cannot be read.", "backup")
 )
 
-// readLimiter bounds every verification read of the process together
+// sharedReadLimiter bounds every verification read of the process together
 // (backups and data sets), whatever the number of sources; each config
 // load sets its rate.
-var readLimiter = throttle.NewLimiter(0)
+func sharedReadLimiter(env collector.Env) *rate.Limiter {
+	l, err := collector.Shared(env, "jobs/read_limiter", func() (*rate.Limiter, error) { return throttle.NewLimiter(0), nil })
+	if err != nil {
+		l = throttle.NewLimiter(0)
+	}
+	l.SetLimit(readLimit(env.Config.Jobs.MaxReadMBPerSecond))
+	return l
+}
 
 type backupArtefact struct {
 	path    string
@@ -61,9 +68,10 @@ type backupCollector struct {
 }
 
 type backupSource struct {
-	cfg    *config.Backup
-	src    *collector.Source[backupResult]
-	logger log.Logger
+	cfg     *config.Backup
+	src     *collector.Source[backupResult]
+	logger  log.Logger
+	limiter *rate.Limiter
 
 	// verified remembers gzip verdicts by path, size and mtime, so each
 	// artefact is read once, not on every refresh.
@@ -77,17 +85,23 @@ func init() {
 
 func newBackupCollector(env collector.Env) (collector.Collector, error) {
 	jc := &env.Config.Jobs
-	readLimiter.SetLimit(readLimit(jc.MaxReadMBPerSecond))
+	limiter := sharedReadLimiter(env)
 	c := &backupCollector{}
 	for i := range jc.Backups {
 		b := &jc.Backups[i]
-		bs := &backupSource{cfg: b, logger: env.Logger, verified: map[backupArtefact]error{}}
-		if bs.logger == nil {
-			bs.logger = log.NewNopLogger()
-		}
-		bs.src = &collector.Source[backupResult]{
-			Collector: "backup", Name: b.Name, Interval: b.Interval.D(), Timeout: b.Timeout.D(),
-			Refresh: bs.refresh, Logger: env.Logger, Now: env.Now,
+		bs, err := collector.Keep(env, b.Name, b, func() (*backupSource, error) {
+			bs := &backupSource{cfg: b, logger: env.Logger, limiter: limiter, verified: map[backupArtefact]error{}}
+			if bs.logger == nil {
+				bs.logger = log.NewNopLogger()
+			}
+			bs.src = &collector.Source[backupResult]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "backup", Name: b.Name, Interval: b.Interval.D(), Timeout: b.Timeout.D(),
+				Refresh: bs.refresh, Logger: env.Logger, Now: env.Now,
+			}
+			return bs, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.sources = append(c.sources, bs)
 	}
@@ -210,7 +224,7 @@ func (s *backupSource) complete(ctx context.Context, a backupArtefact) error {
 	if done {
 		return verdict
 	}
-	verdict = verifyGzip(ctx, a.path)
+	verdict = verifyGzip(ctx, a.path, s.limiter)
 	if ctx.Err() != nil {
 		return ctx.Err() // not a verdict: try again next time
 	}
@@ -222,13 +236,13 @@ func (s *backupSource) complete(ctx context.Context, a backupArtefact) error {
 
 // verifyGzip reads the whole gzip stream: a truncated or altered archive
 // fails its CRC-32 and length trailer.
-func verifyGzip(ctx context.Context, path string) error {
+func verifyGzip(ctx context.Context, path string, limiter *rate.Limiter) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(throttle.NewReader(ctx, f, readLimiter))
+	zr, err := gzip.NewReader(throttle.NewReader(ctx, f, limiter))
 	if err != nil {
 		return fmt.Errorf("not a gzip file: %w", err)
 	}

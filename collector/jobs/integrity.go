@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"io"
 	"os"
 	"time"
@@ -54,10 +55,11 @@ type integrityCollector struct {
 }
 
 type integritySource struct {
-	cfg    *config.DataSet
-	src    *collector.Source[integrityResult]
-	logger log.Logger
-	now    func() time.Time
+	cfg     *config.DataSet
+	src     *collector.Source[integrityResult]
+	logger  log.Logger
+	now     func() time.Time
+	limiter *rate.Limiter
 }
 
 func init() {
@@ -67,19 +69,25 @@ func init() {
 func newIntegrityCollector(env collector.Env) (collector.Collector, error) {
 	c := &integrityCollector{}
 	jc := &env.Config.Jobs
-	readLimiter.SetLimit(readLimit(jc.MaxReadMBPerSecond))
+	limiter := sharedReadLimiter(env)
 	for i := range jc.Integrity {
 		d := &jc.Integrity[i]
-		s := &integritySource{cfg: d, logger: env.Logger, now: env.Now}
-		if s.logger == nil {
-			s.logger = log.NewNopLogger()
-		}
-		if s.now == nil {
-			s.now = time.Now
-		}
-		s.src = &collector.Source[integrityResult]{
-			Collector: "integrity", Name: d.Name, Interval: d.Interval.D(), Timeout: d.Timeout.D(),
-			Refresh: s.check, Logger: env.Logger, Now: env.Now,
+		s, err := collector.Keep(env, d.Name, d, func() (*integritySource, error) {
+			s := &integritySource{cfg: d, logger: env.Logger, now: env.Now, limiter: limiter}
+			if s.logger == nil {
+				s.logger = log.NewNopLogger()
+			}
+			if s.now == nil {
+				s.now = time.Now
+			}
+			s.src = &collector.Source[integrityResult]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "integrity", Name: d.Name, Interval: d.Interval.D(), Timeout: d.Timeout.D(),
+				Refresh: s.check, Logger: env.Logger, Now: env.Now,
+			}
+			return s, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.sources = append(c.sources, s)
 	}
@@ -158,22 +166,31 @@ func (s *integritySource) verify(ctx context.Context) (*manifest.Result, error) 
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	exclude := []string{d.Manifest}
-	if len(d.HMACKey) > 0 {
+	if d.HMACKeyFile != "" {
+		// Keys are read at each verification: rotating one needs no reload.
+		key, err := config.ReadSecretFile(d.HMACKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("manifest HMAC key: %w", err)
+		}
 		mac, err := readDataSetFile(root, d.HMACFile, maxSidecarBytes)
 		if err != nil {
 			return nil, fmt.Errorf("manifest HMAC: %w", err)
 		}
-		if err := manifest.VerifyHMAC(data, d.HMACKey, mac); err != nil {
+		if err := manifest.VerifyHMAC(data, []byte(key), mac); err != nil {
 			return nil, err
 		}
 		exclude = append(exclude, d.HMACFile)
 	}
-	if len(d.PublicKey) > 0 {
+	if d.SignaturePublicKeyFile != "" {
+		pub, err := config.ReadEd25519PublicKey(d.SignaturePublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("manifest signature key: %w", err)
+		}
 		sig, err := readDataSetFile(root, d.SignatureFile, maxSidecarBytes)
 		if err != nil {
 			return nil, fmt.Errorf("manifest signature: %w", err)
 		}
-		if err := manifest.VerifySignature(data, d.PublicKey, sig); err != nil {
+		if err := manifest.VerifySignature(data, pub, sig); err != nil {
 			return nil, err
 		}
 		exclude = append(exclude, d.SignatureFile)
@@ -182,7 +199,7 @@ func (s *integritySource) verify(ctx context.Context) (*manifest.Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	return manifest.Verify(ctx, root, m, d.Files, exclude, readLimiter)
+	return manifest.Verify(ctx, root, m, d.Files, exclude, s.limiter)
 }
 
 func readDataSetFile(root *os.Root, name string, limit int64) ([]byte, error) {

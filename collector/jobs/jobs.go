@@ -53,15 +53,11 @@ var (
 // APIPrefix is where jobs push their outcomes.
 const jobsAPIPrefix = "/api/v1/jobs/"
 
-// jobStores keeps one open database per state path for the process's
-// lifetime: a reload builds the new collector set while the old one still
-// runs, and bbolt's file lock forbids opening the same file twice.
-var (
-	jobStoresMu sync.Mutex
-	jobStores   = map[string]*jobstate.Store{}
-)
-
-func openJobStore(stateDir string) (*jobstate.Store, error) {
+// openJobStore opens the job database once per process (the State closes
+// it on shutdown): a reload builds the new collector set while the old one
+// still runs, and bbolt's file lock forbids opening the same file twice.
+func openJobStore(env collector.Env) (*jobstate.Store, error) {
+	stateDir := env.StateDir
 	if stateDir == "" {
 		stateDir = "data"
 	}
@@ -69,46 +65,15 @@ func openJobStore(stateDir string) (*jobstate.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	jobStoresMu.Lock()
-	defer jobStoresMu.Unlock()
-	if s, ok := jobStores[p]; ok {
-		return s, nil
-	}
-	s, err := jobstate.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	jobStores[p] = s
-	return s, nil
+	return collector.Shared(env, "jobs/store:"+p, func() (*jobstate.Store, error) { return jobstate.Open(p) })
 }
 
-// jobReasonCounts is a small counter vector that survives reloads.
-type jobReasonCounts struct {
-	mu sync.Mutex
-	m  map[string]float64
+func collectCounts(ch chan<- prometheus.Metric, c *collector.Counts, desc *prometheus.Desc) {
+	c.Each(func(labels []string, n float64) bool {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, n, labels...)
+		return true
+	})
 }
-
-func (r *jobReasonCounts) inc(reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[string]float64{}
-	}
-	r.m[reason]++
-}
-
-func (r *jobReasonCounts) collect(ch chan<- prometheus.Metric, desc *prometheus.Desc) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for reason, n := range r.m {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, n, reason)
-	}
-}
-
-var (
-	jobPushRejected     = &jobReasonCounts{}
-	jobStatusFileErrors = &jobReasonCounts{}
-)
 
 // jobsCollector exports the state of the scheduled jobs, accepts their
 // pushes and reads their status files.
@@ -119,12 +84,24 @@ type jobsCollector struct {
 	store  *jobstate.Store
 	logger log.Logger
 	now    func() time.Time
-	files  *collector.Source[map[string]jobstate.State]
+	files  *statusFiles
 
-	// fileCache keeps the last good parse of each status file, so a file
+	pushRejected, statusFileErrors *collector.Counts
+}
+
+// statusFiles reads the status files in the background; kept across
+// reloads while the jobs and globs are unchanged.
+type statusFiles struct {
+	*collector.Source[map[string]jobstate.State]
+	globs  []string
+	jobs   map[string]bool
+	errors *collector.Counts
+	logger log.Logger
+
+	// cache keeps the last good parse of each status file, so a file
 	// caught while being rewritten does not make its job vanish.
-	fileMu    sync.Mutex
-	fileCache map[string]jobstate.StatusFile
+	mu    sync.Mutex
+	cache map[string]jobstate.StatusFile
 }
 
 func init() {
@@ -133,7 +110,8 @@ func init() {
 
 func newJobsCollector(env collector.Env) (collector.Collector, error) {
 	jc := &env.Config.Jobs
-	c := &jobsCollector{cfg: jc, jobs: map[string]*config.Job{}, logger: env.Logger, now: env.Now, fileCache: map[string]jobstate.StatusFile{}}
+	c := &jobsCollector{cfg: jc, jobs: map[string]*config.Job{}, logger: env.Logger, now: env.Now,
+		pushRejected: collector.SharedCounts(env, "jobs/push_rejected"), statusFileErrors: collector.SharedCounts(env, "jobs/status_file_errors")}
 	if c.logger == nil {
 		c.logger = log.NewNopLogger()
 	}
@@ -148,27 +126,38 @@ func newJobsCollector(env collector.Env) (collector.Collector, error) {
 		c.jobs[j.Name] = j
 		c.names = append(c.names, j.Name)
 	}
-	store, err := openJobStore(env.StateDir)
+	store, err := openJobStore(env)
 	if err != nil {
 		return nil, err
 	}
 	c.store = store
 	if len(jc.ResolvedStatusFiles) > 0 {
-		c.files = &collector.Source[map[string]jobstate.State]{
-			Collector: "jobs", Name: "status_files",
-			Interval: jc.StatusFileInterval.D(), Timeout: jc.StatusFileInterval.D(),
-			Refresh: c.readStatusFiles, Logger: c.logger, Now: c.now,
+		c.files, err = collector.Keep(env, "status_files", []any{jc.StatusFiles, jc.StatusFileInterval, c.names}, func() (*statusFiles, error) {
+			f := &statusFiles{globs: jc.ResolvedStatusFiles, jobs: map[string]bool{}, errors: c.statusFileErrors, logger: c.logger, cache: map[string]jobstate.StatusFile{}}
+			for _, n := range c.names {
+				f.jobs[n] = true
+			}
+			f.Source = &collector.Source[map[string]jobstate.State]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "jobs", Name: "status_files",
+				Interval: jc.StatusFileInterval.D(), Timeout: jc.StatusFileInterval.D(),
+				Refresh: f.read, Logger: c.logger, Now: c.now,
+			}
+			return f, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
 }
 
-// Run drops the state of jobs no longer configured (only now: a reload
-// that fails after this collector was built must not lose state) and reads
-// the status files until ctx ends.
+// Run marks the jobs no longer configured as removed (only now: a reload
+// that fails after this collector was built must not touch state; their
+// history is dropped after jobs.removed_job_retention) and reads the status
+// files until ctx ends.
 func (c *jobsCollector) Run(ctx context.Context) {
 	if c.store != nil {
-		if err := c.store.Sync(c.names, c.now()); err != nil {
+		if err := c.store.Sync(c.names, c.now(), c.cfg.RemovedJobRetention.D()); err != nil {
 			level.Error(c.logger).Log("msg", "syncing job state with the config", "err", err)
 		}
 	}
@@ -180,8 +169,8 @@ func (c *jobsCollector) Run(ctx context.Context) {
 }
 
 func (c *jobsCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	jobPushRejected.collect(ch, jobPushRejectedDesc)
-	jobStatusFileErrors.collect(ch, jobStatusFileErrorsDesc)
+	collectCounts(ch, c.pushRejected, jobPushRejectedDesc)
+	collectCounts(ch, c.statusFileErrors, jobStatusFileErrorsDesc)
 	if len(c.names) == 0 {
 		return collector.ErrNoData
 	}
@@ -255,9 +244,18 @@ func (c *jobsCollector) serveAPI(w http.ResponseWriter, r *http.Request) {
 		c.reject(w, "unknown_job", http.StatusNotFound, "unknown job %q: it is not in jobs.scheduled of the configuration", jobsClip(parts[0], 64))
 		return
 	}
-	if job.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Job-Token")), []byte(job.Token)) != 1 {
-		c.reject(w, "unauthorized", http.StatusUnauthorized, "job %s needs its token in the X-Job-Token header", job.Name)
-		return
+	if job.TokenFile != "" {
+		// Read at each push, so a rotated token needs no reload.
+		token, err := config.ReadSecretFile(job.TokenFile)
+		if err != nil || token == "" {
+			level.Error(c.logger).Log("msg", "job token file unreadable; refusing the push", "job_name", job.Name, "err", err)
+			c.reject(w, "storage", http.StatusServiceUnavailable, "job %s: its token cannot be checked now; retry", job.Name)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Job-Token")), []byte(token)) != 1 {
+			c.reject(w, "unauthorized", http.StatusUnauthorized, "job %s needs its token in the X-Job-Token header", job.Name)
+			return
+		}
 	}
 	if len(parts) == 1 {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -310,7 +308,7 @@ func (c *jobsCollector) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *jobsCollector) reject(w http.ResponseWriter, reason string, code int, format string, args ...any) {
-	jobPushRejected.inc(reason)
+	c.pushRejected.Inc(reason)
 	msg := fmt.Sprintf(format, args...)
 	level.Debug(c.logger).Log("msg", "job push refused", "reason", reason, "err", msg)
 	jobsWriteJSON(w, code, map[string]string{"error": msg})
@@ -374,9 +372,9 @@ func jobsClip(s string, n int) string {
 // readStatusFiles reads every configured status file. A file that cannot be
 // used is counted and logged; its job keeps what the file said last time it
 // was readable (a non-atomic writer caught mid-write is not a lost run).
-func (c *jobsCollector) readStatusFiles(ctx context.Context) (map[string]jobstate.State, error) {
+func (c *statusFiles) read(ctx context.Context) (map[string]jobstate.State, error) {
 	seen := map[string]bool{}
-	for _, g := range c.cfg.ResolvedStatusFiles {
+	for _, g := range c.globs {
 		matches, _ := filepath.Glob(g) // the pattern was checked when the config was loaded
 		sort.Strings(matches)
 		for _, p := range matches {
@@ -386,29 +384,29 @@ func (c *jobsCollector) readStatusFiles(ctx context.Context) (map[string]jobstat
 			seen[p] = true
 			f, reason, err := readStatusFile(p)
 			if err == nil {
-				if _, ok := c.jobs[f.Job]; !ok {
+				if !c.jobs[f.Job] {
 					reason, err = "unknown_job", fmt.Errorf("job %q is not in jobs.scheduled of the configuration", jobsClip(f.Job, 64))
 				}
 			}
 			if err != nil {
-				jobStatusFileErrors.inc(reason)
+				c.errors.Inc(reason)
 				level.Warn(c.logger).Log("msg", "status file not used", "file", p, "reason", reason, "err", err)
 				continue
 			}
-			c.fileMu.Lock()
-			c.fileCache[p] = f
-			c.fileMu.Unlock()
+			c.mu.Lock()
+			c.cache[p] = f
+			c.mu.Unlock()
 		}
 	}
 	out := map[string]jobstate.State{}
-	c.fileMu.Lock()
-	defer c.fileMu.Unlock()
-	for p, f := range c.fileCache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, f := range c.cache {
 		if !seen[p] {
-			delete(c.fileCache, p) // removed: its job is no longer reported by it
+			delete(c.cache, p) // removed: its job is no longer reported by it
 			continue
 		}
-		if _, ok := c.jobs[f.Job]; !ok {
+		if !c.jobs[f.Job] {
 			continue
 		}
 		out[f.Job] = jobstate.Merge(out[f.Job], f.State())

@@ -33,7 +33,7 @@ func (c *jobsClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *jobsClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // loadJobsConfig writes yml into dir (with extra files) and loads it.
-func loadJobsConfig(t *testing.T, dir, yml string, files map[string]string) *config.Config {
+func loadJobsConfig(t testing.TB, dir, yml string, files map[string]string) *config.Config {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, name)
@@ -75,10 +75,22 @@ jobs:
 // jst 2026-11-25 03:00 is 2026-11-24 18:00 UTC.
 var jobsT0 = time.Date(2026, 11, 25, 3, 0, 0, 0, config.Tokyo)
 
+// testStates gives each test one State, as the exporter has one per
+// process: the job store is opened once and the counters start at zero.
+var testStates sync.Map
+
+func testState(t *testing.T) *collector.State {
+	st, loaded := testStates.LoadOrStore(t, collector.NewState(nil))
+	if !loaded {
+		t.Cleanup(func() { st.(*collector.State).Close(); testStates.Delete(t) })
+	}
+	return st.(*collector.State)
+}
+
 func newTestJobs(t *testing.T, dir, stateDir, yml string, clock *jobsClock) *jobsCollector {
 	t.Helper()
 	cfg := loadJobsConfig(t, dir, yml, map[string]string{"db-backup.token": "tok-123\n"})
-	c, err := newJobsCollector(collector.Env{Config: cfg, StateDir: stateDir, Now: clock.Now})
+	c, err := newJobsCollector(collector.Env{Config: cfg, StateDir: stateDir, Now: clock.Now, State: testState(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +123,6 @@ func TestJobsPushAPI(t *testing.T) {
 	dir := t.TempDir()
 	clock := &jobsClock{t: jobsT0}
 	c := newTestJobs(t, dir, filepath.Join(dir, "data"), jobsYML, clock)
-	resetJobCounters()
 	srv := httptest.NewTLSServer(c.Routes()[jobsAPIPrefix])
 	defer srv.Close()
 
@@ -201,18 +212,7 @@ bosaimail_job_push_rejected_total{reason="unknown_job"} 1
 	}
 }
 
-// resetJobCounters: the rejection and status-file error counters are
-// process-wide (they survive reloads); a test comparing them starts them
-// from zero.
-func resetJobCounters() {
-	for _, r := range []*jobReasonCounts{jobPushRejected, jobStatusFileErrors} {
-		r.mu.Lock()
-		r.m = nil
-		r.mu.Unlock()
-	}
-}
-
-func TestJobsStatePersistsAndRemovedJobsDropped(t *testing.T) {
+func TestJobsStatePersistsAndRemovedJobsRetained(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	clock := &jobsClock{t: jobsT0}
@@ -227,11 +227,25 @@ func TestJobsStatePersistsAndRemovedJobsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := all["never"]; ok {
-		t.Error("state of a removed job kept")
+	if st := all["never"]; st.RemovedAt.IsZero() || st.LastSuccess.IsZero() {
+		t.Errorf("removed job: %+v, want its history kept and marked removed", st)
 	}
 	if _, ok := all["weekly"]; !ok {
 		t.Error("new job not registered")
+	}
+	got, err := testutil.CollectAndFormat(collector.Adapt(context.Background(), c2), expfmt.TypeTextPlain, "bosaimail_job_reported")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(got), `"never"`) {
+		t.Errorf("a removed job is still exported:\n%s", got)
+	}
+	// Restored: its history is back.
+	clock.Set(clock.Now().Add(24 * time.Hour))
+	c3 := newTestJobs(t, dir, state, jobsYML, clock)
+	all, _ = c3.store.All()
+	if st := all["never"]; !st.RemovedAt.IsZero() || !st.LastSuccess.Equal(jobsT0) {
+		t.Errorf("restored job: %+v, want its last success back", st)
 	}
 }
 
@@ -239,7 +253,6 @@ func TestJobsStatusFiles(t *testing.T) {
 	dir := t.TempDir()
 	clock := &jobsClock{t: jobsT0}
 	c := newTestJobs(t, dir, filepath.Join(dir, "data"), jobsYML, clock)
-	resetJobCounters()
 	srv := httptest.NewServer(c.Routes()[jobsAPIPrefix])
 	defer srv.Close()
 	sdir := filepath.Join(dir, "status")

@@ -49,11 +49,12 @@ func init() {
 }
 
 func newMaintenanceCollector(env collector.Env) (collector.Collector, error) {
-	return buildMaintenanceCollector(env, &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment}})
+	return buildMaintenanceCollector(env, nil)
 }
 
 // buildMaintenanceCollector takes the HTTP client for URL calendars (tests
-// pass their TLS server's client).
+// pass their TLS server's client); with nil, each URL calendar gets its own,
+// closed when a reload removes the calendar.
 func buildMaintenanceCollector(env collector.Env, client *http.Client) (*maintenanceCollector, error) {
 	c := &maintenanceCollector{static: map[string][]maintenance.Event{}, now: env.Now, announcements: env.Announcements}
 	if c.now == nil {
@@ -71,22 +72,37 @@ func buildMaintenanceCollector(env collector.Env, client *http.Client) (*mainten
 	}
 	for i := range env.Config.Maintenance.Calendars {
 		cal := &env.Config.Maintenance.Calendars[i]
-		mc := &maintenanceCalendar{cfg: cal}
-		refresh := func(ctx context.Context) ([]maintenance.Event, error) {
-			return config.ReadCalendarFile(cal.Path, cal.MaxBytes)
-		}
-		if !cal.URL.IsZero() {
-			refresh = func(ctx context.Context) ([]maintenance.Event, error) {
-				return fetchCalendar(ctx, client, cal)
-			}
-		}
-		mc.src = &collector.Source[[]maintenance.Event]{
-			Collector: "maintenance", Name: cal.Name, Interval: cal.RefreshInterval.D(), Timeout: cal.Timeout.D(),
-			Refresh: refresh, Logger: logger, Now: env.Now,
+		mc, err := collector.Keep(env, cal.Name, cal, func() (*maintenanceCalendar, error) {
+			return newCalendar(env, logger, cal, client), nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.calendars = append(c.calendars, mc)
 	}
 	return c, nil
+}
+
+func newCalendar(env collector.Env, logger log.Logger, cal *config.MaintenanceCalendar, client *http.Client) *maintenanceCalendar {
+	mc := &maintenanceCalendar{cfg: cal}
+	refresh := func(ctx context.Context) ([]maintenance.Event, error) {
+		return config.ReadCalendarFile(cal.Path, cal.MaxBytes)
+	}
+	onStop := func() {}
+	if !cal.URL.IsZero() {
+		if client == nil {
+			tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
+			client, onStop = &http.Client{Transport: tr}, tr.CloseIdleConnections
+		}
+		refresh = func(ctx context.Context) ([]maintenance.Event, error) {
+			return fetchCalendar(ctx, client, cal)
+		}
+	}
+	mc.src = &collector.Source[[]maintenance.Event]{MaxRetryAfter: env.MaxRetryAfter(),
+		Collector: "maintenance", Name: cal.Name, Interval: cal.RefreshInterval.D(), Timeout: cal.Timeout.D(),
+		Refresh: refresh, Logger: logger, Now: env.Now, OnStop: onStop,
+	}
+	return mc
 }
 
 func fetchCalendar(ctx context.Context, client *http.Client, cal *config.MaintenanceCalendar) ([]maintenance.Event, error) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -118,22 +119,33 @@ func probeHTTP(ctx context.Context, chk *config.Check, res *Result) error {
 			return fetch.Errorf(ReasonBody, "body matches %q", re.String())
 		}
 	}
-	if len(h.JSONExpectations) > 0 {
-		var doc any
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(&doc); err != nil {
-			return fetch.Errorf(ReasonBody, "body is not JSON: %v", err)
+	return checkJSON(ctx, h, data)
+}
+
+// checkJSON applies the expect_json expressions to a body a peer sent.
+func checkJSON(ctx context.Context, h *config.HTTPCheck, data []byte) error {
+	if len(h.JSONExpectations) == 0 {
+		return nil
+	}
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return fetch.Errorf(ReasonBody, "body is not JSON: %v", err)
+	}
+	// One document: anything after it ("{...}0", a second object) means
+	// the answer is not what the service says it is.
+	if _, err := dec.Token(); err != io.EOF {
+		return fetch.Errorf(ReasonBody, "body is not JSON: data after the document")
+	}
+	doc = normalizeJSON(doc)
+	for i, code := range h.JSONExpectations {
+		ok, err := jqTrue(ctx, code, doc)
+		if err != nil {
+			return fetch.Errorf(ReasonBody, "expect_json[%d] %q: %v", i, h.ExpectJSON[i], err)
 		}
-		doc = normalizeJSON(doc)
-		for i, code := range h.JSONExpectations {
-			ok, err := jqTrue(ctx, code, doc)
-			if err != nil {
-				return fetch.Errorf(ReasonBody, "expect_json[%d] %q: %v", i, h.ExpectJSON[i], err)
-			}
-			if !ok {
-				return fetch.Errorf(ReasonBody, "expect_json[%d] %q is not true", i, h.ExpectJSON[i])
-			}
+		if !ok {
+			return fetch.Errorf(ReasonBody, "expect_json[%d] %q is not true", i, h.ExpectJSON[i])
 		}
 	}
 	return nil

@@ -102,35 +102,22 @@ var probers = map[string]proberFunc{}
 // registerProber is called from each check kind's file.
 func registerProber(kind string, fn proberFunc) { probers[kind] = fn }
 
-// failureCounts keeps bosaimail_check_failures_total across scrapes and
-// reloads (a counter must not reset because the config was reloaded).
-type failureCounts struct {
-	mu sync.Mutex
-	m  map[[3]string]float64
-}
+// failures keeps bosaimail_check_failures_total across scrapes and reloads
+// (a counter must not reset because the config was reloaded): one per
+// process, in the State.
+type failures struct{ *collector.Counts }
 
-func (f *failureCounts) inc(service, check, reason string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.m == nil {
-		f.m = map[[3]string]float64{}
-	}
-	f.m[[3]string{service, check, reason}]++
-}
+func (f failures) inc(service, check, reason string) { f.Inc(service, check, reason) }
 
-func (f *failureCounts) collect(ch chan<- prometheus.Metric, keep func(service, check string) bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for k, v := range f.m {
-		if !keep(k[0], k[1]) {
-			delete(f.m, k)
-			continue
+func (f failures) collect(ch chan<- prometheus.Metric, keep func(service, check string) bool) {
+	f.Each(func(l []string, n float64) bool {
+		if !keep(l[0], l[1]) {
+			return false
 		}
-		ch <- prometheus.MustNewConstMetric(CheckFailuresDesc, prometheus.CounterValue, v, k[0], k[1], k[2])
-	}
+		ch <- prometheus.MustNewConstMetric(CheckFailuresDesc, prometheus.CounterValue, n, l...)
+		return true
+	})
 }
-
-var checkFailures = &failureCounts{}
 
 // checksCollector runs every per-scrape check (http, tcp, smtp) of every
 // service concurrently, at most concurrency at a time, each bounded by its
@@ -139,6 +126,7 @@ type checksCollector struct {
 	checks      []scrapeCheck
 	concurrency int
 	logger      log.Logger
+	failures    failures
 }
 
 type scrapeCheck struct {
@@ -152,7 +140,8 @@ func init() {
 }
 
 func newChecksCollector(env collector.Env) (collector.Collector, error) {
-	c := &checksCollector{logger: env.Logger, concurrency: env.Config.Global.CheckConcurrency}
+	c := &checksCollector{logger: env.Logger, concurrency: env.Config.Global.CheckConcurrency,
+		failures: failures{collector.SharedCounts(env, "checks/failures")}}
 	if c.concurrency <= 0 {
 		c.concurrency = config.DefaultCheckConcurrency
 	}
@@ -205,7 +194,7 @@ func (c *checksCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 	for _, sc := range c.checks {
 		configured[[2]string{sc.service, sc.check.Name}] = true
 	}
-	checkFailures.collect(ch, func(s, k string) bool { return configured[[2]string{s, k}] })
+	c.failures.collect(ch, func(s, k string) bool { return configured[[2]string{s, k}] })
 	return nil
 }
 
@@ -221,7 +210,7 @@ func (c *checksCollector) run(ctx context.Context, sc *scrapeCheck, ch chan<- pr
 	if err != nil {
 		up = 0
 		reason := FailureReason(ctx, err)
-		checkFailures.inc(sc.service, chk.Name, reason)
+		c.failures.inc(sc.service, chk.Name, reason)
 		level.Debug(c.logger).Log("msg", "check failed", "service", sc.service, "check", chk.Name, "kind", chk.Kind, "reason", reason, "err", err)
 	}
 	Emit(ch, sc.service, chk, up, elapsed, res)

@@ -104,7 +104,6 @@ func hangingListener(t *testing.T) string {
 
 func runChecks(t *testing.T, yml string, timeout time.Duration) *prometheus.Registry {
 	t.Helper()
-	checkFailures = &failureCounts{}
 	cfg, err := config.Parse("test.yml", []byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -345,5 +344,67 @@ func TestHTTPCredentialsFromFiles(t *testing.T) {
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(collectortest.WithHelp(`bosaimail_check_up{check="c",critical="true",kind="http",service="s"} 1
 `)), "bosaimail_check_up"); err != nil {
 		t.Error(err)
+	}
+}
+
+// The one rule for secrets: a relative *_file is the config file's
+// directory's (not the process's working directory), it must be readable
+// when the config is loaded, and it is read at each use, so a rotated
+// password works at the next scrape without a reload.
+func TestHTTPSecretFilesRelativeToConfigAndRotated(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("pw", "first-password\n")
+	write("token", "first-token\n")
+	want := map[string]string{"/basic": "first-password", "/bearer": "first-token"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if _, pw, ok := r.BasicAuth(); ok {
+			got = pw
+		}
+		if got != want[r.URL.Path] {
+			http.Error(w, "denied", http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	yml := fmt.Sprintf(`services: [{name: s, checks: [
+  {name: basic, kind: http, http: {url: "%[1]s/basic", basic_auth: {username: monitor, password_file: pw}}},
+  {name: bearer, kind: http, http: {url: "%[1]s/bearer", bearer_token_file: token}}]}]`, srv.URL)
+	cfgPath := filepath.Join(dir, "bosaimail.yml")
+	write("bosaimail.yml", yml)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newChecksCollector(collector.Env{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(up string) {
+		t.Helper()
+		if err := testutil.CollectAndCompare(collectortest.Bounded(c, 5*time.Second), strings.NewReader(collectortest.WithHelp(fmt.Sprintf(`bosaimail_check_up{check="basic",critical="true",kind="http",service="s"} %[1]s
+bosaimail_check_up{check="bearer",critical="true",kind="http",service="s"} %[1]s
+`, up))), "bosaimail_check_up"); err != nil {
+			t.Error(err)
+		}
+	}
+	check("1")
+	// Rotated on disk and at the server: no reload needed.
+	write("pw", "second-password\n")
+	write("token", "second-token\n")
+	want = map[string]string{"/basic": "second-password", "/bearer": "second-token"}
+	check("1")
+
+	// Unreadable at load: the config is refused, naming the key and path.
+	os.Remove(filepath.Join(dir, "pw"))
+	_, err = config.Load(cfgPath)
+	if err == nil || !strings.Contains(err.Error(), "basic_auth.password_file") || !strings.Contains(err.Error(), filepath.Join(dir, "pw")) {
+		t.Errorf("config with a missing password file: %v", err)
 	}
 }

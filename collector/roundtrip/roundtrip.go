@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +65,9 @@ type roundTrip struct {
 	state   *roundTripState
 	logger  log.Logger
 	now     func() time.Time
+	// runner shares the canary loop between the Sets that run it: a reload
+	// that leaves the check unchanged does not send a canary of its own.
+	runner *collector.Loop
 }
 
 func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
@@ -81,28 +83,33 @@ func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
 			if chk.Kind != config.KindRoundTrip {
 				continue
 			}
-			c.checks = append(c.checks, &roundTrip{
-				service: svc.Name, check: chk, state: roundTripStateFor(svc.Name, chk.Name),
-				logger: log.With(env.Logger, "service", svc.Name, "check", chk.Name), now: now,
+			// The state (pending canaries, histogram) lives as long as the
+			// check is configured, across reloads, in the process's State.
+			st, err := collector.Keep(env, svc.Name+"/"+chk.Name, nil, func() (*roundTripState, error) { return newRoundTripState(), nil })
+			if err != nil {
+				return nil, err
+			}
+			rt, err := collector.Keep(env, svc.Name+"/"+chk.Name+"/loop", chk, func() (*roundTrip, error) {
+				rt := &roundTrip{
+					service: svc.Name, check: chk, state: st,
+					logger: log.With(env.Logger, "service", svc.Name, "check", chk.Name), now: now,
+				}
+				rt.runner = &collector.Loop{Name: svc.Name + "/" + chk.Name, Logger: env.Logger, Fn: rt.loop}
+				return rt, nil
 			})
+			if err != nil {
+				return nil, err
+			}
+			c.checks = append(c.checks, rt)
 		}
 	}
-	keepRoundTripStates(c.checks)
 	return c, nil
 }
 
 // Run starts one loop per check and returns when ctx ends (reload or
 // shutdown). The first canary goes out at once.
 func (c *roundTripCollector) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, rt := range c.checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rt.loop(ctx)
-		}()
-	}
-	wg.Wait()
+	collector.RunSources(ctx, c.checks, func(rt *roundTrip) collector.Runner { return rt.runner })
 }
 
 func (rt *roundTrip) loop(ctx context.Context) {
@@ -278,7 +285,7 @@ func sendHTTP(ctx context.Context, h *config.RoundTripHTTP, tag canary.Tag, now 
 		return probe.ClassifyError(ctx, err)
 	}
 	if !probe.StatusOK(h.ValidStatusCodes, resp.StatusCode) {
-		return fetch.Errorf(probe.ReasonStatus, "%s %s: HTTP %d: %s", h.Method, fetch.Redact(h.URL.String()), resp.StatusCode, probe.OneLine(strings.TrimSpace(string(answer))))
+		return fetch.Errorf(probe.ReasonStatus, "%s %s: HTTP %d: %s", h.Method, fetch.Redact(h.URL.String()), resp.StatusCode, fetch.PeerText(answer, req))
 	}
 	return nil
 }
@@ -421,38 +428,10 @@ type pendingCanary struct {
 	removed bool // deleted from the mailbox; further copies are duplicates
 }
 
-var (
-	roundTripStatesMu sync.Mutex
-	roundTripStates   = map[[2]string]*roundTripState{}
-)
-
-func roundTripStateFor(service, check string) *roundTripState {
-	roundTripStatesMu.Lock()
-	defer roundTripStatesMu.Unlock()
-	k := [2]string{service, check}
-	st, ok := roundTripStates[k]
-	if !ok {
-		st = &roundTripState{
-			buckets: make([]uint64, len(roundTripBuckets)), deletedN: map[string]float64{}, failures: map[string]float64{},
-			pending: map[canary.Tag]*pendingCanary{}, unrelated: map[string]bool{},
-		}
-		roundTripStates[k] = st
-	}
-	return st
-}
-
-// keepRoundTripStates forgets the state of checks no longer configured.
-func keepRoundTripStates(checks []*roundTrip) {
-	keep := map[[2]string]bool{}
-	for _, rt := range checks {
-		keep[[2]string{rt.service, rt.check.Name}] = true
-	}
-	roundTripStatesMu.Lock()
-	defer roundTripStatesMu.Unlock()
-	for k := range roundTripStates {
-		if !keep[k] {
-			delete(roundTripStates, k)
-		}
+func newRoundTripState() *roundTripState {
+	return &roundTripState{
+		buckets: make([]uint64, len(roundTripBuckets)), deletedN: map[string]float64{}, failures: map[string]float64{},
+		pending: map[canary.Tag]*pendingCanary{}, unrelated: map[string]bool{},
 	}
 }
 

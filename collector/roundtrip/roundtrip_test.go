@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -471,7 +473,7 @@ func TestMailMetricsPromtool(t *testing.T) {
 // seen, (deletion failed: leftover), removed (a copy is a duplicate), and
 // a canary nobody here sent: foreign while fresh, stale when old.
 func TestRoundTripStateClassify(t *testing.T) {
-	st := roundTripStateFor("svc", "state-test")
+	st := newRoundTripState()
 	now := time.Now()
 	cur := canary.New("svc", "state-test", now)
 	old := canary.New("svc", "state-test", now.Add(-time.Minute))
@@ -500,5 +502,63 @@ func TestRoundTripStateClassify(t *testing.T) {
 	}
 	if st.late != 1 || st.count != 1 || st.deletedN["late"] != 1 {
 		t.Errorf("late=%v observations=%d deleted=%v", st.late, st.count, st.deletedN)
+	}
+}
+
+// A reload that leaves a round trip check unchanged keeps its canary loop:
+// no canary of its own is sent (a reload storm must not become a canary
+// storm), and the loop is the same one.
+func TestRoundTripKeptAcrossReloads(t *testing.T) {
+	t.Parallel()
+	var sends atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sends.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("pw\n"), 0o600)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().String()
+	l.Close()
+	cfg := collectortest.ChecksConfig(t, fmt.Sprintf(`name: rt
+kind: roundtrip
+timeout: 5s
+roundtrip:
+  interval: 1h
+  deadline: 30m
+  send:
+    http:
+      url: %s/send
+      body: '{"subject": {{json .Subject}}}'
+  mailbox: {protocol: pop3, address: %s, username: u, password_file: %s}`, srv.URL, closed, pw))
+	st := collector.NewState(nil)
+	defer st.Close()
+	newSet := func() *collector.Set {
+		set, err := collector.NewSet(collector.Env{Config: cfg, State: st, Logger: log.NewNopLogger()}, []string{"roundtrip"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.Start()
+		return set
+	}
+	set := newSet()
+	deadline := time.Now().Add(10 * time.Second)
+	for sends.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if sends.Load() != 1 {
+		t.Fatalf("%d canaries sent at start, want 1", sends.Load())
+	}
+	for i := 0; i < 20; i++ {
+		next := newSet()
+		set.Stop()
+		set = next
+	}
+	set.Stop()
+	st.Close() // waits for the loop to end: any canary a reload started is sent by now
+	if n := sends.Load(); n != 1 {
+		t.Errorf("%d canaries sent over 20 unchanged reloads, want the first only", n)
 	}
 }

@@ -73,7 +73,7 @@ func newSecurityAdvisories(env collector.Env) (collector.Collector, error) {
 	// JVN and NVD: a sweep over the inventory, saved after each success
 	// and seeded from the saved state at start.
 	sweepSource := func(name string, fc *config.FeedConfig, sweep secSweepFunc) *collector.Source[secFeedResult] {
-		src := &collector.Source[secFeedResult]{Collector: "security_advisories", Name: name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(), Logger: env.Logger, Now: env.Now}
+		src := &collector.Source[secFeedResult]{MaxRetryAfter: env.MaxRetryAfter(), Collector: "security_advisories", Name: name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(), Logger: env.Logger, Now: env.Now}
 		src.Refresh = func(ctx context.Context) (secFeedResult, error) {
 			r, err := sweep(ctx, c.client, fc, a.MaxBodyBytes, cfg.Inventory, c.prev(src))
 			return r, c.save(name, r, err)
@@ -81,17 +81,40 @@ func newSecurityAdvisories(env collector.Env) (collector.Collector, error) {
 		c.seed(src, name)
 		return src
 	}
+	// A feed is kept across reloads while its config, the bounds and the
+	// inventory it is matched against are unchanged.
+	var err error
 	if a.JVN.Enabled {
-		c.jvn = sweepSource("jvn", &a.JVN, jvnSweep)
+		c.jvn, err = collector.Keep(env, "jvn", []any{a.JVN, a.MaxBodyBytes, cfg.Inventory}, func() (*collector.Source[secFeedResult], error) {
+			return sweepSource("jvn", &a.JVN, jvnSweep), nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if a.NVD.Enabled {
-		c.nvd = sweepSource("nvd", &a.NVD, nvdSweep)
+		c.nvd, err = collector.Keep(env, "nvd", []any{a.NVD, a.MaxBodyBytes, cfg.Inventory}, func() (*collector.Source[secFeedResult], error) {
+			return sweepSource("nvd", &a.NVD, nvdSweep), nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if a.KEV.Enabled {
-		c.kev = &collector.Source[secKEV]{Collector: "security_advisories", Name: "kev", Interval: a.KEV.Interval.D(), Timeout: a.KEV.Timeout.D(), Logger: env.Logger, Now: env.Now}
-		c.kev.Refresh = func(ctx context.Context) (secKEV, error) {
+		c.kev, err = collector.Keep(env, "kev", []any{a.KEV, a.MaxBodyBytes}, func() (*collector.Source[secKEV], error) { return c.newKEV(env, a), nil })
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *securityAdvisories) newKEV(env collector.Env, a *config.AdvisoryConfig) *collector.Source[secKEV] {
+	{
+		kev := &collector.Source[secKEV]{MaxRetryAfter: env.MaxRetryAfter(), Collector: "security_advisories", Name: "kev", Interval: a.KEV.Interval.D(), Timeout: a.KEV.Timeout.D(), Logger: env.Logger, Now: env.Now}
+		kev.Refresh = func(ctx context.Context) (secKEV, error) {
 			var prev *secKEV
-			if v, ok := c.kev.Snapshot(); ok {
+			if v, ok := kev.Snapshot(); ok {
 				prev = &v
 			}
 			r, err := kevFetch(ctx, c.client, &a.KEV, a.MaxBodyBytes, prev)
@@ -103,10 +126,10 @@ func newSecurityAdvisories(env collector.Env) (collector.Collector, error) {
 			return r, err
 		}
 		if v, at, ok := secLoad[secKEV](secStatePath(c.stateDir, "kev"), nil, c.logger); ok {
-			c.kev.Seed(v, at)
+			kev.Seed(v, at)
 		}
+		return kev
 	}
-	return c, nil
 }
 
 // save persists a good sweep; a failure to save is logged, not fatal.

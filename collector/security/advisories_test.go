@@ -97,6 +97,12 @@ func (f *secFeeds) serve(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"resultsPerPage":0,"startIndex":0,"totalResults":0,"format":"NVD_CVE","version":"2.0","vulnerabilities":[]}`))
 		case q.Get("startIndex") == "0":
 			w.Write(secFixture(f.t, "nvd-page1.json"))
+		case q.Get("startIndex") == "3" && (mode == "moving" || mode == "moved-once"):
+			// A CVE was published between the two pages: the total moved.
+			if mode == "moved-once" {
+				f.setMode("")
+			}
+			w.Write(secFixture(f.t, "nvd-page2-moved.json"))
 		case q.Get("startIndex") == "3":
 			w.Write(secFixture(f.t, "nvd-page2.json"))
 		default:
@@ -189,6 +195,8 @@ bosaimail_security_advisories{product="dovecot",severity="medium",source="jvn"} 
 bosaimail_security_advisories{product="dovecot",severity="medium",source="nvd"} 0
 bosaimail_security_advisories{product="dovecot",severity="none",source="jvn"} 0
 bosaimail_security_advisories{product="dovecot",severity="none",source="nvd"} 0
+bosaimail_security_advisories{product="dovecot",severity="unknown",source="jvn"} 0
+bosaimail_security_advisories{product="dovecot",severity="unknown",source="nvd"} 0
 bosaimail_security_advisories{product="httpd",severity="critical",source="jvn"} 1
 bosaimail_security_advisories{product="httpd",severity="critical",source="nvd"} 1
 bosaimail_security_advisories{product="httpd",severity="high",source="jvn"} 0
@@ -199,6 +207,8 @@ bosaimail_security_advisories{product="httpd",severity="medium",source="jvn"} 0
 bosaimail_security_advisories{product="httpd",severity="medium",source="nvd"} 0
 bosaimail_security_advisories{product="httpd",severity="none",source="jvn"} 0
 bosaimail_security_advisories{product="httpd",severity="none",source="nvd"} 0
+bosaimail_security_advisories{product="httpd",severity="unknown",source="jvn"} 0
+bosaimail_security_advisories{product="httpd",severity="unknown",source="nvd"} 0
 bosaimail_security_advisories{product="postfix",severity="critical",source="jvn"} 0
 bosaimail_security_advisories{product="postfix",severity="critical",source="nvd"} 0
 bosaimail_security_advisories{product="postfix",severity="high",source="jvn"} 0
@@ -209,6 +219,8 @@ bosaimail_security_advisories{product="postfix",severity="medium",source="jvn"} 
 bosaimail_security_advisories{product="postfix",severity="medium",source="nvd"} 0
 bosaimail_security_advisories{product="postfix",severity="none",source="jvn"} 0
 bosaimail_security_advisories{product="postfix",severity="none",source="nvd"} 0
+bosaimail_security_advisories{product="postfix",severity="unknown",source="jvn"} 0
+bosaimail_security_advisories{product="postfix",severity="unknown",source="nvd"} 0
 bosaimail_security_advisories{product="rhel",severity="critical",source="jvn"} 0
 bosaimail_security_advisories{product="rhel",severity="critical",source="nvd"} 0
 bosaimail_security_advisories{product="rhel",severity="high",source="jvn"} 0
@@ -219,6 +231,8 @@ bosaimail_security_advisories{product="rhel",severity="medium",source="jvn"} 0
 bosaimail_security_advisories{product="rhel",severity="medium",source="nvd"} 0
 bosaimail_security_advisories{product="rhel",severity="none",source="jvn"} 0
 bosaimail_security_advisories{product="rhel",severity="none",source="nvd"} 0
+bosaimail_security_advisories{product="rhel",severity="unknown",source="jvn"} 0
+bosaimail_security_advisories{product="rhel",severity="unknown",source="nvd"} 0
 `
 
 const secWantRest = `
@@ -505,5 +519,57 @@ func TestSecurityAdvisoriesStateDir(t *testing.T) {
 	third := build(strings.Replace(secInventoryYAML, "2.4.58", "2.4.59", 2))
 	if n := testutil.CollectAndCount(collector.Adapt(context.Background(), third), "bosaimail_security_advisories"); n != 0 {
 		t.Errorf("results for another inventory restored: %d series", n)
+	}
+}
+
+// A paged feed whose total changes between pages is read again from its
+// first page; if it keeps moving, the refresh fails (the last good result
+// stays) instead of mixing two states of the feed.
+func TestSecurityAdvisoriesTotalMovesBetweenPages(t *testing.T) {
+	f := newSecFeeds(t)
+	cfg := loadSecConfig(t, secInventoryYAML+`
+  advisories:
+    nvd: {enabled: true, url: "`+f.srv.URL+`/nvd", page_size: 3, request_interval: 1ms}
+`, nil)
+	c, err := newSecurityAdvisories(collector.Env{Config: cfg, StateDir: t.TempDir(), Now: func() time.Time { return time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := c.(*securityAdvisories)
+	sa.client = f.srv.Client()
+	ctx := context.Background()
+
+	f.setMode("moved-once")
+	if err := sa.nvd.RefreshOnce(ctx); err != nil {
+		t.Fatalf("a total that moved once: %v, want the product read again", err)
+	}
+	good, _ := sa.nvd.Snapshot()
+	f.mu.Lock()
+	var firstPages int
+	for _, q := range f.requests["/nvd"] {
+		if strings.Contains(q, "apache%3Ahttp_server") && strings.Contains(q, "startIndex=0") {
+			firstPages++
+		}
+	}
+	f.mu.Unlock()
+	if firstPages != 2 {
+		t.Errorf("first page of the moved product read %d times, want 2", firstPages)
+	}
+	f.setMode("")
+	if err := sa.nvd.RefreshOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	steady, _ := sa.nvd.Snapshot()
+	if len(good.Matched) != len(steady.Matched) {
+		t.Errorf("after a re-read %d matches, a steady feed %d", len(good.Matched), len(steady.Matched))
+	}
+
+	f.setMode("moving")
+	err = sa.nvd.RefreshOnce(ctx)
+	if err == nil || fetch.Reason(err) != fetch.ReasonPayload || !strings.Contains(err.Error(), "changed between pages") {
+		t.Fatalf("a total that keeps moving: %v", err)
+	}
+	if kept, _ := sa.nvd.Snapshot(); len(kept.Matched) != len(steady.Matched) {
+		t.Error("the last good result was not kept")
 	}
 }

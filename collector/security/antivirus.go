@@ -40,10 +40,16 @@ func newSecurityAntivirus(env collector.Env) (collector.Collector, error) {
 	c := &securityAntivirus{}
 	for i := range env.Config.Security.Antivirus {
 		av := &env.Config.Security.Antivirus[i]
-		e := &avEngine{cfg: av}
-		e.src = &collector.Source[clamav.Info]{
-			Collector: "security_antivirus", Name: av.Engine, Interval: av.Interval.D(), Timeout: av.Timeout.D(),
-			Logger: env.Logger, Now: env.Now, Refresh: e.read,
+		e, err := collector.Keep(env, av.Engine, av, func() (*avEngine, error) {
+			e := &avEngine{cfg: av}
+			e.src = &collector.Source[clamav.Info]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "security_antivirus", Name: av.Engine, Interval: av.Interval.D(), Timeout: av.Timeout.D(),
+				Logger: env.Logger, Now: env.Now, Refresh: e.read,
+			}
+			return e, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.engines = append(c.engines, e)
 	}
@@ -54,9 +60,12 @@ func newSecurityAntivirus(env collector.Env) (collector.Collector, error) {
 func (e *avEngine) read(ctx context.Context) (clamav.Info, error) {
 	switch {
 	case e.cfg.ClamdNetwork != "":
-		// clamd prints the build time in its local zone; the service's
-		// hosts run on Japan time.
-		info, err := clamav.QueryVersion(ctx, e.cfg.ClamdNetwork, e.cfg.ClamdAddress, config.Tokyo)
+		// clamd prints the build time in its host's zone (time_zone).
+		loc := e.cfg.Location
+		if loc == nil {
+			loc = config.Tokyo
+		}
+		info, err := clamav.QueryVersion(ctx, e.cfg.ClamdNetwork, e.cfg.ClamdAddress, loc)
 		if err != nil && fetch.Reason(err) == fetch.ReasonOther {
 			return info, fetch.Errorf(fetch.ReasonPayload, "clamd %s: %v", e.cfg.Clamd, err)
 		}

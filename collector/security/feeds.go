@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
@@ -92,6 +91,18 @@ func secMatch(a advisory.Advisory, inv []config.Software, names []cpe.Name) (sec
 	return m, true
 }
 
+// secWithQuery adds v to the query the configured URL may already carry
+// (e.g. a key), instead of appending a second "?".
+func secWithQuery(base *url.URL, v url.Values) string {
+	u := *base
+	q := u.Query()
+	for k, vs := range v {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // secStream GETs u and hands the body to decode as a stream bounded by
 // limit. Non-2xx answers become status (or rate-limit) errors.
 func secStream(ctx context.Context, client *http.Client, u string, header http.Header, limit int64, decode func(io.Reader) error) error {
@@ -108,13 +119,13 @@ func secStream(ctx context.Context, client *http.Client, u string, header http.H
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		body, _ := fetch.ReadAll(resp.Body, 512)
-		msg := fmt.Sprintf("GET %s: HTTP %d: %s", fetch.Redact(u), resp.StatusCode, strings.TrimSpace(string(body)))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		msg := fmt.Sprintf("GET %s: HTTP %d: %s", fetch.Redact(u), resp.StatusCode, fetch.PeerText(body, req))
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusForbidden {
 			// NVD answers 403 when the rolling rate limit is exceeded.
 			after := time.Minute
-			if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s > 0 {
-				after = time.Duration(s) * time.Second
+			if s, ok := fetch.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && s > 0 {
+				after = s
 			}
 			return &fetch.RetryAfterError{After: after, Err: errors.New(msg)}
 		}
@@ -175,11 +186,17 @@ func secCheckEmpty(feed string, prev *secFeedResult, cur map[string]int) error {
 // page by page: fc.RequestInterval between any two requests (the feeds'
 // rate limits), at most secMaxPages per key. page reads the page of key that
 // begins at start and tells where the next one begins, if any.
+//
+// A feed whose total for a key changes between its pages (an entry was
+// published or withdrawn mid-sweep) has shifted under the paging: what the
+// pages hold together may miss or repeat entries. The key is read again
+// from its first page; if the total moves again, the sweep fails (the last
+// good result stays) rather than mixing two states of the feed.
 func secSweep(ctx context.Context, feed string, fc *config.FeedConfig, keys []string, first int,
-	page func(key string, start int) (next int, more bool, err error)) error {
+	page func(key string, start int) (next, total int, more bool, err error)) error {
 	requests := 0
 	for _, key := range keys {
-		start := first
+		start, total, restarted := first, -1, false
 		for n := 0; ; n++ {
 			if n >= secMaxPages {
 				return fetch.Errorf(fetch.ReasonPayload, "%s: more than %d pages for %s", feed, secMaxPages, key)
@@ -190,10 +207,18 @@ func secSweep(ctx context.Context, feed string, fc *config.FeedConfig, keys []st
 				}
 			}
 			requests++
-			next, more, err := page(key, start)
+			next, t, more, err := page(key, start)
 			if err != nil {
 				return err
 			}
+			if total >= 0 && t != total {
+				if restarted {
+					return fetch.Errorf(fetch.ReasonPayload, "%s: the total for %s changed between pages again (%d, then %d); not mixing two states of the feed", feed, key, total, t)
+				}
+				start, total, restarted = first, -1, true
+				continue
+			}
+			total = t
 			if !more {
 				break
 			}
@@ -252,7 +277,7 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 	res := secFeedResult{PerProduct: map[string]int{}}
 	names := secNames(inv)
 	byID := map[string]int{}
-	err := secSweep(ctx, "JVN", fc, secSweepKeys(inv, "cpe:/"), 1, func(cpeName string, start int) (int, bool, error) {
+	err := secSweep(ctx, "JVN", fc, secSweepKeys(inv, "cpe:/"), 1, func(cpeName string, start int) (int, int, bool, error) {
 		v := url.Values{}
 		v.Set("method", "getVulnOverviewList")
 		v.Set("feed", "hnd")
@@ -265,7 +290,7 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 		v.Set("rangeDatePublished", "n")
 		v.Set("rangeDateFirstPublished", "n")
 		var st advisory.JVNStatus
-		err := secStream(ctx, client, fc.URL.String()+"?"+v.Encode(), nil, limit, func(r io.Reader) error {
+		err := secStream(ctx, client, secWithQuery(fc.URL.URL, v), nil, limit, func(r io.Reader) error {
 			var err error
 			st, err = advisory.DecodeJVN(r, func(a advisory.Advisory) error {
 				res.consider(a, inv, names, byID)
@@ -274,11 +299,11 @@ func jvnSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 			return err
 		})
 		if err != nil {
-			return 0, false, err
+			return 0, 0, false, err
 		}
 		res.PerProduct[cpeName] = st.TotalRes
 		next := st.FirstRes + st.TotalResRet
-		return next, st.TotalResRet > 0 && next-1 < st.TotalRes, nil
+		return next, st.TotalRes, st.TotalResRet > 0 && next-1 < st.TotalRes, nil
 	})
 	return res.finish("JVN", prev, err)
 }
@@ -290,16 +315,21 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 	names := secNames(inv)
 	byID := map[string]int{}
 	header := http.Header{}
-	if fc.APIKey != "" {
-		header.Set("apiKey", fc.APIKey)
+	// Read at each sweep, so a rotated key needs no reload.
+	key, err := config.ReadOptionalSecret(fc.APIKeyFile)
+	if err != nil {
+		return res, fetch.Errorf(fetch.ReasonOther, "NVD API key: %v", err)
 	}
-	err := secSweep(ctx, "NVD", fc, secSweepKeys(inv, "cpe:2.3:"), 0, func(match string, start int) (int, bool, error) {
+	if key != "" {
+		header.Set("apiKey", key)
+	}
+	err = secSweep(ctx, "NVD", fc, secSweepKeys(inv, "cpe:2.3:"), 0, func(match string, start int) (int, int, bool, error) {
 		v := url.Values{}
 		v.Set("virtualMatchString", match)
 		v.Set("resultsPerPage", strconv.Itoa(fc.PageSize))
 		v.Set("startIndex", strconv.Itoa(start))
 		var pg advisory.NVDPage
-		err := secStream(ctx, client, fc.URL.String()+"?"+v.Encode(), header, limit, func(r io.Reader) error {
+		err := secStream(ctx, client, secWithQuery(fc.URL.URL, v), header, limit, func(r io.Reader) error {
 			var err error
 			pg, err = advisory.DecodeNVD(r, func(a advisory.Advisory) error {
 				res.SeenCVEs[a.ID] = true
@@ -309,14 +339,14 @@ func nvdSweep(ctx context.Context, client *http.Client, fc *config.FeedConfig, l
 			return err
 		})
 		if err != nil {
-			return 0, false, err
+			return 0, 0, false, err
 		}
 		if pg.StartIndex != start {
-			return 0, false, fetch.Errorf(fetch.ReasonPayload, "NVD answered startIndex %d to a request for %d", pg.StartIndex, start)
+			return 0, 0, false, fetch.Errorf(fetch.ReasonPayload, "NVD answered startIndex %d to a request for %d", pg.StartIndex, start)
 		}
 		res.PerProduct[match] = pg.TotalResults
 		next := start + pg.Count
-		return next, pg.Count > 0 && next < pg.TotalResults, nil
+		return next, pg.TotalResults, pg.Count > 0 && next < pg.TotalResults, nil
 	})
 	return res.finish("NVD", prev, err)
 }

@@ -71,21 +71,26 @@ func newSecurityFindings(env collector.Env) (collector.Collector, error) {
 	}
 	for i := range env.Config.Security.Findings {
 		fc := &env.Config.Security.Findings[i]
-		f := &secFindingsFeed{cfg: fc, client: &http.Client{}, logger: logger}
-		if fc.Kind == "aws_securityhub" {
-			// The SDK's own client (with its retries and timeouts) unless a test sets one.
-			f.client = nil
-		}
-		if fc.Kind == "aws_securityhub" {
-			sh, err := newSecurityHubCounter(f)
-			if err != nil {
-				return nil, fmt.Errorf("security.findings %s: %w", fc.Name, err)
+		f, err := collector.Keep(env, fc.Name, fc, func() (*secFindingsFeed, error) {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			f := &secFindingsFeed{cfg: fc, client: &http.Client{Transport: tr}, logger: logger}
+			if fc.Kind == "aws_securityhub" {
+				// The SDK's own client (with its retries and timeouts) unless a test sets one.
+				f.client = nil
+				sh, err := newSecurityHubCounter(f)
+				if err != nil {
+					return nil, fmt.Errorf("security.findings %s: %w", fc.Name, err)
+				}
+				f.securityHub = sh
 			}
-			f.securityHub = sh
-		}
-		f.src = &collector.Source[secFindingsResult]{
-			Collector: "security_findings", Name: fc.Name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(),
-			Logger: env.Logger, Now: env.Now, Refresh: f.refresh,
+			f.src = &collector.Source[secFindingsResult]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "security_findings", Name: fc.Name, Interval: fc.Interval.D(), Timeout: fc.Timeout.D(),
+				Logger: env.Logger, Now: env.Now, Refresh: f.refresh, OnStop: tr.CloseIdleConnections,
+			}
+			return f, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.feeds = append(c.feeds, f)
 	}
@@ -109,8 +114,12 @@ func (f *secFindingsFeed) refresh(ctx context.Context) (secFindingsResult, error
 		if err != nil {
 			return res, fetch.Errorf(fetch.ReasonOther, "%v", err)
 		}
-		if f.cfg.BearerToken != "" {
-			req.Header.Set("Authorization", "Bearer "+f.cfg.BearerToken)
+		tok, err := config.ReadOptionalSecret(f.cfg.BearerTokenFile)
+		if err != nil {
+			return res, fetch.Errorf(fetch.ReasonOther, "bearer token: %v", err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
 		}
 		body, _, err := fetch.Get(f.client, req, secFindingsMaxBytes)
 		if err != nil {

@@ -105,8 +105,11 @@ bosaimail_security_findings{severity="medium",source="ids"} 0
 bosaimail_security_findings{severity="medium",source="modsecurity"} 1
 bosaimail_security_findings{severity="medium",source="securityhub"} 1
 bosaimail_security_findings{severity="none",source="ids"} 0
-bosaimail_security_findings{severity="none",source="modsecurity"} 1
+bosaimail_security_findings{severity="none",source="modsecurity"} 0
 bosaimail_security_findings{severity="none",source="securityhub"} 1
+bosaimail_security_findings{severity="unknown",source="ids"} 0
+bosaimail_security_findings{severity="unknown",source="modsecurity"} 1
+bosaimail_security_findings{severity="unknown",source="securityhub"} 0
 # HELP bosaimail_security_findings_invalid_records Records of a findings feed that could not be read in its last refresh (skipped, see the log for the line).
 # TYPE bosaimail_security_findings_invalid_records gauge
 bosaimail_security_findings_invalid_records{source="ids"} 0
@@ -140,7 +143,7 @@ func FuzzFindingsRecords(f *testing.F) {
 		res := secFindingsResult{Counts: map[string]int{}}
 		_ = feed.readRecords(context.Background(), strings.NewReader(string(data)), &res)
 		for sev := range res.Counts {
-			if sev != "critical" && sev != "high" && sev != "medium" && sev != "low" && sev != "none" {
+			if sev != "critical" && sev != "high" && sev != "medium" && sev != "low" && sev != "none" && sev != "unknown" {
 				t.Fatalf("unbounded severity %q", sev)
 			}
 		}

@@ -54,11 +54,17 @@ func newSecurityInventory(env collector.Env) (collector.Collector, error) {
 		if sw.Observed == nil {
 			continue
 		}
-		s := &secObservedSource{sw: sw}
-		s.src = &collector.Source[string]{
-			Collector: "security_inventory", Name: sw.Product, Interval: cfg.ObserveInterval.D(), Timeout: 30 * time.Second,
-			Logger: env.Logger, Now: env.Now,
-			Refresh: func(ctx context.Context) (string, error) { return c.observe(ctx, sw.Observed) },
+		s, err := collector.Keep(env, sw.Product, []any{sw, cfg.ObserveInterval}, func() (*secObservedSource, error) {
+			s := &secObservedSource{sw: sw}
+			s.src = &collector.Source[string]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "security_inventory", Name: sw.Product, Interval: cfg.ObserveInterval.D(), Timeout: 30 * time.Second,
+				Logger: env.Logger, Now: env.Now,
+				Refresh: func(ctx context.Context) (string, error) { return c.observe(ctx, sw.Observed) },
+			}
+			return s, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		c.sources = append(c.sources, s)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/bosaimail/bosaimail_exporter/config"
 	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
@@ -160,5 +161,61 @@ bosaimail_source_up{collector="security_antivirus",source="other"} 1
 `
 	if err := testutil.CollectAndCompare(collector.Adapt(context.Background(), c), strings.NewReader(want), "bosaimail_antivirus_signature_timestamp_seconds", "bosaimail_antivirus_signature_version", "bosaimail_antivirus_engine_info", "bosaimail_source_up"); err != nil {
 		t.Error(err)
+	}
+}
+
+// clamd prints its build time in its host's zone, which the config gives
+// per engine: the same reply is 18:21 JST by default, 18:21 UTC on a host
+// set to UTC, 18:21 +05:30 on another.
+func TestClamdTimeZonePerEngine(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reply := secFixture(t, "clamd-version.txt")
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 32)
+			conn.Read(buf)
+			conn.Write(reply)
+			conn.Close()
+		}
+	}()
+	addr := ln.Addr().String()
+	cfg := loadSecConfig(t, `
+security:
+  antivirus:
+    - {engine: tokyo, clamd: "tcp://`+addr+`"}
+    - {engine: utc, clamd: "tcp://`+addr+`", time_zone: UTC}
+    - {engine: india, clamd: "tcp://`+addr+`", time_zone: "+05:30"}
+    - {engine: ny, clamd: "tcp://`+addr+`", time_zone: America/New_York}
+`, nil)
+	col, err := newSecurityAntivirus(collector.Env{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{
+		"tokyo": time.Date(2026, 11, 19, 9, 21, 0, 0, time.UTC),
+		"utc":   time.Date(2026, 11, 19, 18, 21, 0, 0, time.UTC),
+		"india": time.Date(2026, 11, 19, 12, 51, 0, 0, time.UTC),
+		"ny":    time.Date(2026, 11, 19, 23, 21, 0, 0, time.UTC), // EST, UTC-5
+	}
+	for _, e := range col.(*securityAntivirus).engines {
+		if err := e.src.RefreshOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := e.src.Snapshot()
+		if !info.Built.Equal(want[e.cfg.Engine]) {
+			t.Errorf("engine %s: built %v, want %v", e.cfg.Engine, info.Built.UTC(), want[e.cfg.Engine])
+		}
+	}
+	if _, err := config.Parse("bad.yml", []byte("security:\n  antivirus:\n    - {engine: x, clamd: \"tcp://127.0.0.1:1\", time_zone: Mars/Olympus}\n")); err == nil || !strings.Contains(err.Error(), "antivirus[0].time_zone") {
+		t.Errorf("unknown zone: %v", err)
 	}
 }

@@ -20,14 +20,20 @@ const (
 	High     = "high"
 	Medium   = "medium"
 	Low      = "low"
-	None     = "none"
+	// None is a rating: CVSS "None" (score 0.0).
+	None = "none"
+	// Unknown is no rating: the feed gave none, or a word we do not know.
+	// An unrated advisory may be anything; it is never reported as none.
+	Unknown = "unknown"
 )
 
-// Severities lists the severity label values in order, highest first.
-var Severities = []string{Critical, High, Medium, Low, None}
+// Severities lists the severity label values in order, highest first
+// (unknown last).
+var Severities = []string{Critical, High, Medium, Low, None, Unknown}
 
 // NormalizeSeverity maps a feed's severity word to one of Severities;
-// anything unknown is "none" (unrated) so the label set stays bounded.
+// no severity, or one we do not know, is "unknown" so the label set stays
+// bounded and an unrated advisory is not mistaken for a harmless one.
 func NormalizeSeverity(s string) string {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "critical":
@@ -38,8 +44,10 @@ func NormalizeSeverity(s string) string {
 		return Medium
 	case "low":
 		return Low
+	case "none", "informational", "info":
+		return None
 	}
-	return None
+	return Unknown
 }
 
 // SeverityRank orders severities: critical is 4, none 0.

@@ -396,3 +396,26 @@ func BenchmarkNVDStream(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(page))/(1<<20), "page-MiB")
 }
+
+// An advisory the feed did not rate is unknown, never "none" (which is a
+// rating: CVSS None).
+func TestUnratedIsUnknown(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "security", "nvd-unrated.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[string]string{}
+	if _, err := DecodeNVD(f, func(a Advisory) error { got[a.ID] = a.Severity; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got["CVE-2026-20001"] != Unknown || got["CVE-2026-20002"] != None {
+		t.Errorf("severities %v, want the unrated one unknown and the one rated NONE none", got)
+	}
+	for in, want := range map[string]string{"": Unknown, "bogus": Unknown, "NONE": None, "Informational": None, "Moderate": Medium} {
+		if s := NormalizeSeverity(in); s != want {
+			t.Errorf("NormalizeSeverity(%q) = %q, want %q", in, s, want)
+		}
+	}
+}

@@ -166,7 +166,7 @@ func (it jvnItem) advisory() (Advisory, error) {
 		}
 	}
 	if a.Severity == "" {
-		a.Severity = None
+		a.Severity = Unknown // unrated: not "none"
 	}
 	for _, ref := range it.References {
 		id := strings.TrimSpace(ref.ID)

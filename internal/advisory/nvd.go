@@ -164,7 +164,7 @@ func (v nvdCVE) advisory() (Advisory, bool, error) {
 		Published:      parseTime(c.Published),
 		Modified:       parseTime(c.LastModified),
 		KnownExploited: c.CISAExploitAdd != "",
-		Severity:       None,
+		Severity:       Unknown, // until a CVSS metric rates it
 	}
 	for _, d := range c.Descriptions {
 		if d.Lang == "en" {

@@ -44,7 +44,8 @@ func ParseVersionReply(reply string, loc *time.Location) (Info, error) {
 	}
 	v, err := strconv.Atoi(strings.TrimSpace(parts[1]))
 	if err != nil || v <= 0 {
-		return info, fmt.Errorf("clamd VERSION reply %q: database version %q is not a positive number", trim(reply), parts[1])
+		// The reply is quoted once, bounded; its parts are not quoted again.
+		return info, fmt.Errorf("clamd VERSION reply %q: its database version is not a positive number", trim(reply))
 	}
 	info.Version = v
 	if loc == nil {
@@ -57,7 +58,7 @@ func ParseVersionReply(reply string, loc *time.Location) (Info, error) {
 		t, err = time.ParseInLocation("Mon Jan 2 15:04:05 2006", strings.Join(strings.Fields(parts[2]), " "), loc)
 	}
 	if err != nil {
-		return info, fmt.Errorf("clamd VERSION reply %q: build time %q: %v", trim(reply), parts[2], err)
+		return info, fmt.Errorf("clamd VERSION reply %q: its build time is not a ctime date", trim(reply))
 	}
 	info.Built = t
 	return info, nil
@@ -149,9 +150,10 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
+// trim bounds a peer's text quoted in an error (80 bytes, valid UTF-8).
 func trim(s string) string {
 	if len(s) > 80 {
-		return s[:80] + "..."
+		s = s[:80] + "..."
 	}
-	return s
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -44,9 +44,13 @@ func GCPStatus(impact string) Status {
 // locations, when given, keeps only incidents currently affecting one of
 // them by id (e.g. asia-northeast1) or "global".
 func DecodeGCPIncidents(data []byte, products, locations Filter) (Snapshot, error) {
-	var incs []gcpIncident
+	var incs []*gcpIncident // a null entry is skipped, never an open incident
 	if err := json.Unmarshal(data, &incs); err != nil {
 		return Snapshot{}, fmt.Errorf("google cloud incidents: %w", err)
+	}
+	if incs == nil {
+		// "null" is not the empty list "[]" (no incidents): refuse it.
+		return Snapshot{}, fmt.Errorf("google cloud incidents: not a list of incidents")
 	}
 	var cs componentSet
 	// Configured products are known-operational unless an incident says
@@ -56,6 +60,9 @@ func DecodeGCPIncidents(data []byte, products, locations Filter) (Snapshot, erro
 	}
 	var snap Snapshot
 	for i, in := range incs {
+		if in == nil {
+			continue
+		}
 		if in.End != "" {
 			continue
 		}

@@ -6,6 +6,9 @@ package cloudstatus
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -96,6 +99,27 @@ type Snapshot struct {
 	// Events holds open incidents and active or upcoming maintenance; closed
 	// ones are dropped by the decoders.
 	Events []Event
+}
+
+// AddAbsent reports every component the filter names that the provider
+// did not list as unknown: a configured component that vanished from the
+// page is not known to be fine, and must not silently lose its series.
+func (s *Snapshot) AddAbsent(filter Filter) {
+	if filter == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, c := range s.Components {
+		seen[c.Name] = true
+		if _, n, ok := strings.Cut(c.Name, " / "); ok {
+			seen[n] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(filter)) {
+		if !seen[name] {
+			s.Components = append(s.Components, Component{Name: name, Status: Unknown})
+		}
+	}
 }
 
 // EventsOpen counts the events by category (every category present).

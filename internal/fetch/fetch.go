@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -108,12 +110,12 @@ func Get(client *http.Client, req *http.Request, limit int64) ([]byte, *http.Res
 		return nil, resp, fmt.Errorf("%s %s: %w", req.Method, Redact(req.URL.String()), err)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if after, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return nil, resp, &RetryAfterError{After: after, Err: fmt.Errorf("%s %s: HTTP %d, retry after %s", req.Method, Redact(req.URL.String()), resp.StatusCode, after)}
 		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, resp, Errorf(ReasonStatus, "%s %s: HTTP %d: %s", req.Method, Redact(req.URL.String()), resp.StatusCode, snippet(body))
+		return nil, resp, Errorf(ReasonStatus, "%s %s: HTTP %d: %s", req.Method, Redact(req.URL.String()), resp.StatusCode, PeerText(body, req))
 	}
 	return body, resp, nil
 }
@@ -167,43 +169,186 @@ func LooksLikeHTML(body []byte) bool {
 	return bytes.HasPrefix(lower, []byte("<!doctype html")) || bytes.HasPrefix(lower, []byte("<html")) || bytes.Contains(lower, []byte("<body"))
 }
 
-// Redact removes credentials and query strings from a URL for logs and errors.
-func Redact(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
+// redacted stands for every hidden part of a URL.
+const redacted = "xxxxx"
+
+// Redact is the one way a URL is shown anywhere (landing page, logs,
+// errors, reload answers, --config.check): credentials in the user part are
+// replaced, every query value is replaced (keys stay, so an operator sees
+// which parameters are set: api_key=xxxxx), and the fragment is dropped.
+// What cannot be parsed as a URL shows only its scheme.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return redactRough(raw)
 	}
-	if i := strings.Index(u, "://"); i >= 0 {
-		if j := strings.Index(u[i+3:], "@"); j >= 0 && !strings.Contains(u[i+3:i+3+j], "/") {
-			u = u[:i+3] + u[i+3+j+1:]
+	if u.User != nil {
+		u.User = url.User(redacted)
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = redacted
+		} else {
+			for k, vs := range q {
+				for i := range vs {
+					vs[i] = redacted
+				}
+				q[k] = vs
+			}
+			u.RawQuery = q.Encode()
 		}
 	}
-	return u
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+// redactRough shows of a URL that does not parse only its scheme: which
+// part of it is a secret cannot be told (the config error that quotes it
+// names the file, line and key anyway).
+func redactRough(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 && i <= 16 {
+		return u[:i+3] + redacted
+	}
+	return redacted
+}
+
+// urlInText finds what looks like a URL in free text (an error message, a
+// log line): a scheme, "://" and everything up to white space or a quote.
+var urlInText = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]{0,15}://[^\\s\"'<>`]+")
+
+// RedactText redacts every URL in a message (see Redact): for errors that
+// come from libraries (net/url, net/http, YAML) and may quote a URL whole.
+func RedactText(s string) string {
+	return urlInText.ReplaceAllStringFunc(s, Redact)
+}
+
+// RedactError returns err with every URL in its message redacted (nil for
+// nil); its reason (Reason) is kept.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := RedactText(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &Error{Reason: Reason(err), Err: redactedError{msg: msg, err: err}}
+}
+
+// redactedError shows the redacted message but still unwraps to the
+// original, so errors.Is/As keep working.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+// maxRetryAfter bounds what ParseRetryAfter returns, far above any cap a
+// source applies, so no arithmetic on it can overflow.
+const maxRetryAfter = 365 * 24 * time.Hour
+
+// ParseRetryAfter reads a Retry-After header (delay-seconds or an HTTP
+// date) relative to now. The result is never negative and never above a
+// year, whatever the peer sent (a huge number does not overflow into a
+// negative wait); false when the header is absent or not understood.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if isDigits(v) {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true // larger than a uint64 or a year
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
+		d := t.Sub(now) // saturates instead of overflowing
+		switch {
+		case d <= 0:
+			return 0, true
+		case d > maxRetryAfter:
+			return maxRetryAfter, true
 		}
-		return 0, true
+		return d, true
 	}
 	return 0, false
 }
 
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Scrub hides in text from a peer (an error page that echoes the request)
+// the secrets the request carried: its query values, its user part and
+// its credential headers. A peer's bytes never bring our secrets into a log.
+func Scrub(text string, req *http.Request) string {
+	if req == nil {
+		return text
+	}
+	var secrets []string
+	if u := req.URL; u != nil {
+		for _, vs := range u.Query() {
+			secrets = append(secrets, vs...)
+		}
+		if u.User != nil {
+			secrets = append(secrets, u.User.Username())
+			if p, ok := u.User.Password(); ok {
+				secrets = append(secrets, p)
+			}
+		}
+	}
+	for _, h := range []string{"Authorization", "X-Api-Key", "Apikey", "X-Job-Token"} {
+		if v := req.Header.Get(h); v != "" {
+			secrets = append(secrets, v)
+			if _, tok, ok := strings.Cut(v, " "); ok {
+				secrets = append(secrets, tok)
+			}
+		}
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 4 { // shorter values (page=2) are no secrets and would garble the text
+			text = strings.ReplaceAll(text, sec, redacted)
+			if esc := url.QueryEscape(sec); esc != sec {
+				text = strings.ReplaceAll(text, esc, redacted)
+			}
+		}
+	}
+	return text
+}
+
+// PeerText is how bytes a peer sent are put into an error or a log line:
+// the secrets the request carried are scrubbed (Scrub), control characters
+// and invalid UTF-8 become spaces or U+FFFD so the text stays on one line,
+// and it is bounded (120 characters). It is not quoted: the logger quotes
+// the whole message once.
+func PeerText(b []byte, req *http.Request) string {
+	return snippet([]byte(Scrub(string(head(b, 4096)), req)))
+}
+
+func head(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
 func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 120 {
-		s = s[:120] + "..."
+	s := strings.ToValidUTF8(strings.TrimSpace(string(b)), "\uFFFD")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:120]) + "..."
 	}
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
 			return ' '
 		}
 		return r

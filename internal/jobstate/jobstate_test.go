@@ -193,7 +193,7 @@ func TestStorePersistsAcrossReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Sync([]string{"db-backup", "log-rotate", "old"}, t0); err != nil {
+	if err := s.Sync([]string{"db-backup", "log-rotate", "old"}, t0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Record("db-backup", Start, t0.Add(time.Hour), Report{}); err != nil {
@@ -212,18 +212,18 @@ func TestStorePersistsAcrossReopen(t *testing.T) {
 	}
 	defer s.Close()
 	// "old" was removed from the config; "new" was added a day later.
-	if err := s.Sync([]string{"db-backup", "log-rotate", "new"}, t0.Add(24*time.Hour)); err != nil {
+	if err := s.Sync([]string{"db-backup", "log-rotate", "new"}, t0.Add(24*time.Hour), 0); err != nil {
 		t.Fatal(err)
 	}
 	all, err := s.All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 3 {
-		t.Fatalf("jobs %v, want db-backup, log-rotate, new", all)
+	if len(all) != 4 {
+		t.Fatalf("jobs %v, want db-backup, log-rotate, new and the removed old", all)
 	}
-	if _, ok := all["old"]; ok {
-		t.Error("state of a removed job kept")
+	if old := all["old"]; !old.RemovedAt.Equal(t0.Add(24*time.Hour)) || !old.FirstSeen.Equal(t0) {
+		t.Errorf("removed job: %+v, want its history marked removed a day in", old)
 	}
 	db := all["db-backup"]
 	if !db.FirstSeen.Equal(t0) || db.LastOK || *db.LastExitCode != 4 || db.LastMessage != "失敗" || db.LastDuration != 3600 {
@@ -294,5 +294,55 @@ func BenchmarkStoreRecord(b *testing.B) {
 		if _, err := s.Record("db-backup", Success, t0, Report{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A job dropped from the config by mistake keeps its history for the
+// retention period and gets it back when restored; past the retention it
+// is gone.
+func TestStoreRetainsRemovedJobs(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "jobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const retention = 30 * 24 * time.Hour
+	if err := s.Sync([]string{"db-backup", "report"}, t0, retention); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Record("report", Success, t0.Add(time.Hour), Report{Message: "受領済み"}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s.All()
+	// Removed for a day, then restored: its history is back unchanged.
+	if err := s.Sync([]string{"db-backup"}, t0.Add(2*time.Hour), retention); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync([]string{"db-backup"}, t0.Add(26*time.Hour), retention); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync([]string{"db-backup", "report"}, t0.Add(27*time.Hour), retention); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := s.All()
+	if got := all["report"]; !got.LastSuccess.Equal(want["report"].LastSuccess) || got.LastMessage != "受領済み" || !got.FirstSeen.Equal(t0) || !got.RemovedAt.IsZero() {
+		t.Errorf("restored job: %+v, want %+v", got, want["report"])
+	}
+	// Removed again, and absent for longer than the retention: dropped.
+	if err := s.Sync([]string{"db-backup"}, t0.Add(28*time.Hour), retention); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync([]string{"db-backup"}, t0.Add(28*time.Hour+retention), retention); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.All(); all["report"].RemovedAt.IsZero() {
+		t.Errorf("dropped at exactly the retention: %+v", all["report"])
+	}
+	if err := s.Sync([]string{"db-backup"}, t0.Add(28*time.Hour+retention+time.Second), retention); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.All(); len(all) != 1 {
+		t.Errorf("after the retention: %v, want only db-backup", all)
 	}
 }

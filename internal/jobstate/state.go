@@ -49,6 +49,9 @@ type State struct {
 	HasDuration  bool    `json:"has_duration"`
 	LastExitCode *int    `json:"last_exit_code,omitempty"`
 	LastMessage  string  `json:"last_message,omitempty"`
+	// RemovedAt is when the job left the config. Its history is kept for
+	// the retention period and is its own again if the job comes back.
+	RemovedAt time.Time `json:"removed_at,omitzero"`
 }
 
 // Reported tells whether any run of the job was ever reported.

@@ -65,9 +65,20 @@ func (s *Store) Record(job string, kind Kind, at time.Time, r Report) (State, er
 	return st, nil
 }
 
-// Sync makes the store hold exactly the configured jobs: a new job gets its
-// FirstSeen (now), a job no longer configured is dropped.
-func (s *Store) Sync(jobs []string, now time.Time) error {
+// DefaultRetention is how long the history of a job that left the config
+// is kept, so that a config edited by mistake (a job dropped for a moment)
+// loses nothing: acknowledged reports, last success and next due come back
+// with the job.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// Sync makes the store follow the configured jobs: a new job gets its
+// FirstSeen (now); a job no longer configured is marked removed and dropped
+// only once it has been absent for longer than retention (<= 0:
+// DefaultRetention); a removed job configured again gets its history back.
+func (s *Store) Sync(jobs []string, now time.Time, retention time.Duration) error {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
 	want := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		want[j] = true
@@ -75,8 +86,17 @@ func (s *Store) Sync(jobs []string, now time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		var drop [][]byte
-		if err := b.ForEach(func(k, _ []byte) error {
-			if !want[string(k)] {
+		marks := map[string]State{}
+		if err := b.ForEach(func(k, v []byte) error {
+			if want[string(k)] {
+				return nil
+			}
+			st := decode(v)
+			switch {
+			case st.RemovedAt.IsZero():
+				st.RemovedAt = now
+				marks[string(k)] = st
+			case now.Sub(st.RemovedAt) > retention:
 				drop = append(drop, append([]byte(nil), k...))
 			}
 			return nil
@@ -88,9 +108,22 @@ func (s *Store) Sync(jobs []string, now time.Time) error {
 				return err
 			}
 		}
+		for j, st := range marks {
+			if err := put(b, j, st); err != nil {
+				return err
+			}
+		}
 		for _, j := range jobs {
-			if b.Get([]byte(j)) == nil {
+			v := b.Get([]byte(j))
+			if v == nil {
 				if err := put(b, j, State{FirstSeen: now}); err != nil {
+					return err
+				}
+				continue
+			}
+			if st := decode(v); !st.RemovedAt.IsZero() {
+				st.RemovedAt = time.Time{}
+				if err := put(b, j, st); err != nil {
 					return err
 				}
 			}

@@ -16,6 +16,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
 // Config holds the flag values.
@@ -67,8 +69,29 @@ func withTimestamp(c Config, w io.Writer) (log.Logger, error) {
 	default:
 		return nil, fmt.Errorf("unknown log level %q", c.Level)
 	}
-	l = level.NewFilter(l, opt)
+	l = level.NewFilter(Redacting(l), opt)
 	return log.With(l, "ts", log.TimestampFormat(func() time.Time { return time.Now().UTC() }, "2006-01-02T15:04:05.000Z07:00")), nil
+}
+
+// Redacting hides credentials and query values of every URL in the values
+// of a log line (fetch.Redact), whatever logs it: an error from a library
+// often quotes the URL whole, and a debug line must not leak a secret
+// either.
+func Redacting(next log.Logger) log.Logger {
+	return log.LoggerFunc(func(keyvals ...any) error {
+		keyvals = append([]any(nil), keyvals...) // the caller's slice is not ours
+		for i := 1; i < len(keyvals); i += 2 {
+			switch v := keyvals[i].(type) {
+			case string:
+				keyvals[i] = fetch.RedactText(v)
+			case error:
+				keyvals[i] = fetch.RedactText(v.Error())
+			case fmt.Stringer:
+				keyvals[i] = fetch.RedactText(v.String())
+			}
+		}
+		return next.Log(keyvals...)
+	})
 }
 
 // Slog is the same log for the one library that wants a *slog.Logger

@@ -6,6 +6,7 @@ package exporter
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/bosaimail/bosaimail_exporter/collector"
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 )
 
 // The reload gauges live in the static registry (they must survive a failed
@@ -58,6 +60,9 @@ type Exporter struct {
 	cfg    *config.Config
 	set    *collector.Set
 	reload sync.Mutex
+	// state outlives every reload: the sources an unchanged config keeps,
+	// counters, the job store.
+	state *collector.State
 
 	reloadOK      prometheus.Gauge
 	reloadSuccess prometheus.Gauge
@@ -83,7 +88,8 @@ func New(opts Options) (*Exporter, error) {
 		opts.MaxTimeout = 120 * time.Second
 	}
 	e := &Exporter{
-		opts: opts,
+		opts:  opts,
+		state: collector.NewState(opts.Logger),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: collector.Namespace, Subsystem: "config", Name: "last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
@@ -127,7 +133,7 @@ func (e *Exporter) Reload() error {
 	cfg, err := config.Load(e.opts.ConfigFile)
 	if err == nil {
 		var set *collector.Set
-		set, err = collector.NewSet(collector.Env{Config: cfg, Logger: e.opts.Logger, StateDir: e.opts.StateDir}, e.opts.Collectors)
+		set, err = collector.NewSet(collector.Env{Config: cfg, Logger: e.opts.Logger, StateDir: e.opts.StateDir, State: e.state}, e.opts.Collectors)
 		if err == nil {
 			set.Start()
 			e.mu.Lock()
@@ -140,6 +146,9 @@ func (e *Exporter) Reload() error {
 		}
 	}
 	if err != nil {
+		// The error may quote a URL of the config (and with it its
+		// credentials): it reaches the log and the /-/reload answer.
+		err = fetch.RedactError(err)
 		e.reloadOK.Set(0)
 		level.Error(e.opts.Logger).Log("msg", "loading configuration failed; keeping the previous one", "file", e.opts.ConfigFile, "err", err)
 		return fmt.Errorf("loading configuration: %w", err)
@@ -150,8 +159,11 @@ func (e *Exporter) Reload() error {
 	return nil
 }
 
-// Close stops the background sources.
+// Close stops the background sources and closes the long-lived state (the
+// job store among it).
 func (e *Exporter) Close() {
+	e.reload.Lock()
+	defer e.reload.Unlock()
 	e.mu.Lock()
 	set := e.set
 	e.set = nil
@@ -159,6 +171,7 @@ func (e *Exporter) Close() {
 	if set != nil {
 		set.Stop()
 	}
+	e.state.Close()
 }
 
 // Config returns the running config.
@@ -179,8 +192,14 @@ func (e *Exporter) current() *collector.Set {
 func (e *Exporter) ScrapeTimeout(h http.Header) time.Duration {
 	t := e.opts.DefaultTimeout
 	if v := h.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-			t = time.Duration(secs * float64(time.Second))
+		// A scraper's header is untrusted: NaN, Inf and values beyond any
+		// Duration must not overflow into a negative deadline.
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && !math.IsNaN(secs) {
+			if secs >= e.opts.MaxTimeout.Seconds() {
+				t = e.opts.MaxTimeout
+			} else {
+				t = time.Duration(secs * float64(time.Second))
+			}
 		}
 	}
 	if t > e.opts.MaxTimeout {
