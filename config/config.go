@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -44,6 +45,11 @@ type Global struct {
 	CheckTimeout Duration `yaml:"check_timeout"`
 	// MaxBodyBytes bounds how much of a response body any check or source reads.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// SystemName is the name of the watched system as the contract gives it
+	// (e.g. 防災みえメール配信サービス). Mails, dashboards and the report
+	// take it from bosaimail_system_info, so another prefecture changes it
+	// here and nowhere else.
+	SystemName string `yaml:"system_name"`
 }
 
 // Load reads, decodes strictly, defaults and validates a config file.
@@ -166,6 +172,9 @@ func (c *Config) validate(v *Validator) {
 	}
 	if c.Global.MaxBodyBytes < 0 {
 		v.Errorf("global.max_body_bytes", "must not be negative")
+	}
+	if strings.ContainsFunc(c.Global.SystemName, unicode.IsControl) {
+		v.Errorf("global.system_name", "must be one line of text without control characters")
 	}
 	names := make([]string, len(c.Services))
 	for i := range c.Services {
