@@ -29,7 +29,7 @@ local ja = import '../lib/ja.libsonnet';
             labels: { severity: 'warning', responsible: 'contractor' },
             annotations: {
               summary: '定期ジョブ「{{ $labels.job_name }}」が予定時刻を過ぎても完了していません',
-              description: '定期ジョブ「{{ $labels.job_name }}」（{{ $labels.instance }}）は %s までに完了を報告する予定でしたが、報告がありません。ジョブが起動していないか、実行中のまま止まっているか、報告が届いていません。' % ja.jstOf('$value'),
+              description: '定期ジョブ「{{ $labels.job_name }}」（{{ $labels.instance }}）は%s までに完了を報告する予定でしたが、報告がありません。ジョブが起動していないか、実行中のまま止まっているか、報告が届いていません。' % ja.jstOf('$value'),
               runbook_url: rb('BosaiMailJobOverdue'),
             },
           },
@@ -50,7 +50,7 @@ local ja = import '../lib/ja.libsonnet';
             labels: { severity: 'warning', responsible: 'contractor' },
             annotations: {
               summary: 'バックアップ「{{ $labels.backup }}」が古くなっています',
-              description: 'バックアップ「{{ $labels.backup }}」（{{ $labels.instance }}）の最新の完全なバックアップは %s前のものです（許容は設定の max_age）。バックアップジョブが失敗しているか、出力が不完全です。' % ja.durationOf('$value'),
+              description: 'バックアップ「{{ $labels.backup }}」（{{ $labels.instance }}）の最新の完全なバックアップは%s前のものです（許容は設定の max_age）。バックアップジョブが失敗しているか、出力が不完全です。' % ja.durationOf('$value'),
               runbook_url: rb('BosaiMailBackupStale'),
             },
           },
@@ -60,7 +60,7 @@ local ja = import '../lib/ja.libsonnet';
             labels: { severity: 'warning', responsible: 'contractor' },
             annotations: {
               summary: 'バックアップ「{{ $labels.backup }}」のサイズが急に小さくなりました',
-              description: 'バックアップ「{{ $labels.backup }}」（{{ $labels.instance }}）の最新のバックアップは {{ $value | humanize1024 }}B で、前回より%d%%以上小さくなっています。データの欠落やバックアップ対象の誤りがないか確認してください。' % std.round(c.backupSizeDropFraction * 100),
+              description: 'バックアップ「{{ $labels.backup }}」（{{ $labels.instance }}）の最新のバックアップは{{ $value | humanize1024 }}B で、前回より%d%%以上小さくなっています。データの欠落やバックアップ対象の誤りがないか確認してください。' % std.round(c.backupSizeDropFraction * 100),
               runbook_url: rb('BosaiMailBackupTooSmall'),
             },
           },

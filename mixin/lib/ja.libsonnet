@@ -52,7 +52,7 @@
     '{{ ((toTime %s).Add 32400000000000).Format "2006/01/02 15:04" }} JST' % expr,
 
   // A literal ratio as percent text: 0.995 -> '99.5', 0.001 -> '0.1'.
-  percent(x):: std.toString(std.round(x * 100000) / 1000),
+  percent(x):: '%g' % (std.round(x * 100000) / 1000),
 
   // Template text, Japanese words for label values the exporter gives in
   // English: kind of a check, cloud status, severity of a finding.
