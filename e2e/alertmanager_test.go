@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -173,9 +176,30 @@ func nearOfficeHoursEdge(t time.Time, margin time.Duration) bool {
 
 func officeHours(t time.Time) bool {
 	jst := t.In(time.FixedZone("JST", 9*3600))
-	if jst.Weekday() == time.Saturday || jst.Weekday() == time.Sunday {
+	if jst.Weekday() == time.Saturday || jst.Weekday() == time.Sunday || closedDay(jst) {
 		return false
 	}
 	m := jst.Hour()*60 + jst.Minute()
 	return m >= 8*60+30 && m < 17*60+15
+}
+
+// closedDay reports the days the example's planning route mutes: the
+// national holidays of examples/alertmanager/holidays.json and 29 December
+// to 3 January.
+func closedDay(jst time.Time) bool {
+	if (jst.Month() == time.December && jst.Day() >= 29) || (jst.Month() == time.January && jst.Day() <= 3) {
+		return true
+	}
+	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "alertmanager", "holidays.json"))
+	if err != nil {
+		panic(err)
+	}
+	var f struct {
+		Holidays map[string]string `json:"holidays"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		panic(err)
+	}
+	_, ok := f.Holidays[jst.Format(time.DateOnly)]
+	return ok
 }
