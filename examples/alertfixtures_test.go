@@ -68,46 +68,69 @@ func TestAlertFixturesMatchRules(t *testing.T) {
 		}
 		rules = append(rules, abs)
 	}
-	for _, fx := range fixtures {
-		t.Run(filepath.Base(fx), func(t *testing.T) {
-			raw, data := readFixture(t, fx)
-			var in series
-			seriesFile := strings.TrimSuffix(fx, ".json") + ".series.yaml"
-			b, err := os.ReadFile(seriesFile)
-			if err != nil {
-				t.Fatalf("every fixture needs the series that make its alerts fire: %v", err)
+	// One promtool run for all fixtures (a run costs seconds of start-up);
+	// its output has a section per test file.
+	dir := t.TempDir()
+	type fixture struct {
+		path, test string
+		raw        map[string]any
+		data       amData
+		in         series
+	}
+	var all []fixture
+	var args []string
+	for i, fx := range fixtures {
+		raw, data := readFixture(t, fx)
+		var in series
+		seriesFile := strings.TrimSuffix(fx, ".json") + ".series.yaml"
+		b, err := os.ReadFile(seriesFile)
+		if err != nil {
+			t.Fatalf("every fixture needs the series that make its alerts fire: %v", err)
+		}
+		if err := yaml.Unmarshal(b, &in); err != nil {
+			t.Fatalf("%s: %v", seriesFile, err)
+		}
+		tb, err := yaml.Marshal(promtoolTest(rules, in, data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, fmt.Sprintf("fixture%02d.yaml", i))
+		if err := os.WriteFile(file, tb, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, fixture{path: fx, test: file, raw: raw, data: data, in: in})
+		args = append(args, file)
+	}
+	out, _ := exec.Command(promtool, append([]string{"test", "rules"}, args...)...).CombinedOutput()
+	sections := map[string]string{}
+	for _, sec := range strings.Split(string(out), "Processing test file: ")[1:] {
+		name, rest, _ := strings.Cut(sec, "\n")
+		sections[strings.TrimSpace(name)] = rest
+	}
+	for _, fx := range all {
+		t.Run(filepath.Base(fx.path), func(t *testing.T) {
+			sec, ok := sections[fx.test]
+			if !ok {
+				t.Fatalf("promtool did not test %s:\n%s", fx.test, out)
 			}
-			if err := yaml.Unmarshal(b, &in); err != nil {
-				t.Fatalf("%s: %v", seriesFile, err)
-			}
-			test := promtoolTest(rules, in, data)
-			file := filepath.Join(t.TempDir(), "test.yaml")
-			tb, err := yaml.Marshal(test)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(file, tb, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command(promtool, "test", "rules", file).CombinedOutput()
-			if err == nil {
+			if strings.Contains(sec, "SUCCESS") && !strings.Contains(sec, "FAILED") {
 				return
 			}
 			if !*updateFixtures {
-				t.Fatalf("the annotations of %s differ from what the rules give (go test ./examples -run TestAlertFixturesMatchRules -update, then make alertmanager-golden):\n%s", fx, out)
+				t.Fatalf("the annotations of %s differ from what the rules give (go test ./examples -run TestAlertFixturesMatchRules -update, then make alertmanager-golden):\n%s", fx.path, sec)
 			}
-			got := parseGot(string(out))
+			got := parseGot(sec)
 			if len(got) == 0 {
-				t.Fatalf("promtool failed and gave no alerts to update from:\n%s", out)
+				t.Fatalf("promtool failed and gave no alerts to update from:\n%s", sec)
 			}
-			for i, a := range data.Alerts {
+			for i, a := range fx.data.Alerts {
 				ann, ok := got[labelKey(a.Labels)]
 				if !ok {
-					t.Fatalf("%s: alert %d (%v) is not produced by the rules at %s:\n%s", fx, i, a.Labels, in.EvalTime, out)
+					t.Fatalf("%s: alert %d (%v) is not produced by the rules at %s:\n%s", fx.path, i, a.Labels, fx.in.EvalTime, sec)
 				}
-				setAnnotations(raw, i, ann)
+				setAnnotations(fx.raw, i, ann)
 			}
-			writeFixture(t, fx, raw)
+			writeFixture(t, fx.path, fx.raw)
 		})
 	}
 }

@@ -184,10 +184,10 @@ func TestHolidayIntervals(t *testing.T) {
 		}
 	}
 	for d, name := range map[string]string{
-		"2027-01-11": "成人の日",     // second Monday of January
-		"2026-09-22": "休日",       // the day between two holidays (国民の休日)
-		"2027-03-21": "春分の日",     // from the almanac, not a fixed date
-		"2030-05-06": "こどもの日 振替休日", // substitute holiday for 5/5 on a Sunday
+		"2027-01-11": "成人の日",        // second Monday of January
+		"2026-09-22": "休日",          // the day between two holidays (国民の休日)
+		"2027-03-21": "春分の日",        // from the almanac, not a fixed date
+		"2030-05-06": "こどもの日 振替休日",  // substitute holiday for 5/5 on a Sunday
 		"2031-11-24": "勤労感謝の日 振替休日", // last covered year
 	} {
 		if !has[d] {
