@@ -64,14 +64,14 @@ local ja = import '../lib/ja.libsonnet';
         g.timeseries(
           t('メール到達時間（ラウンドトリップ）', 'Mail round-trip time'),
           t('試験メールを送信してから受信箱に届くまでの時間。', 'Time from sending a canary mail until it arrives in the test mailbox.'),
-          [g.target('bosaimail_roundtrip_duration_seconds{%s}' % cm.fs(), '{{service}} / {{check}}')],
+          [g.target(cm.named('bosaimail_roundtrip_duration_seconds{%s}' % cm.fs()), '{{name}} / {{check}}')],
           w=12,
           unit='s',
         ),
         g.bargauge(
           t('証明書の残り日数', 'Certificate days left'),
           t('実際に提示されたサーバー証明書の有効期限までの日数。', 'Days until the certificate actually served expires.'),
-          [g.instant('min by (service, check) (bosaimail_check_tls_not_after_timestamp_seconds{%s} - time()) / 86400' % cm.fs(), '{{service}} / {{check}}')],
+          [g.instant(cm.named('min by (service, check) (bosaimail_check_tls_not_after_timestamp_seconds{%s} - time()) / 86400' % cm.fs()), '{{name}} / {{check}}')],
           w=12,
           unit='d',
           steps=[[null, 'red'], [14, 'orange'], [30, 'green']],
