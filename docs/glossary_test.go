@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"go/scanner"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -279,17 +280,27 @@ func TestOperatorTextUsesTheGlossary(t *testing.T) {
 	for _, f := range glob(t, "../examples/alertmanager/tests/templates/*.golden", "../dashboards/*.json") {
 		texts = append(texts, lines(t, f, true)...)
 	}
-	for _, f := range glob(t, "*.md", "../testdata/report/*.md") {
+	for _, f := range glob(t, "*.md", "../README.ja.md", "../testdata/report/*.md") {
 		if filepath.Base(f) == "glossary.md" {
 			continue
 		}
 		texts = append(texts, markdown(t, f)...)
 	}
-	for _, f := range glob(t, "../internal/app/*/*.go") {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
+	// The report, the web pages and every program's messages: string
+	// literals of the programs' code, wherever it lives below these.
+	for _, root := range []string{"../internal/app", "../cmd"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+				texts = append(texts, goStrings(t, path)...)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		texts = append(texts, goStrings(t, f)...)
 	}
 	if len(texts) < 100 {
 		t.Fatalf("only %d texts found: are the paths right?", len(texts))
