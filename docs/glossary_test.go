@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/bosaimail/bosaimail_exporter/internal/exemption"
 )
 
 // banned is one row of the glossary's 使わない表現 table.
@@ -365,6 +367,38 @@ func TestProblemsFindsTheDefects(t *testing.T) {
 	} {
 		if got := problems(text{s: s, spacing: true}, words); len(got) > 0 {
 			t.Errorf("%q: unexpected problems %v", s, got)
+		}
+	}
+}
+
+// TestRunbookExemptionCategories: the exemption categories the runbooks
+// name are the ones the exemption file accepts (internal/exemption), all of
+// them and no other, so an operator following the runbook writes a file
+// that loads.
+func TestRunbookExemptionCategories(t *testing.T) {
+	b, err := os.ReadFile("runbooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "免責ファイルに分類") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("runbooks.md: no sentence naming the exemption categories (免責ファイルに分類)")
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(line, -1) {
+		named[m[1]] = true
+		if _, ok := exemption.Categories[m[1]]; !ok {
+			t.Errorf("runbooks.md names exemption category %q, which the exemption file rejects", m[1])
+		}
+	}
+	for c := range exemption.Categories {
+		if !named[c] {
+			t.Errorf("runbooks.md does not name exemption category %q", c)
 		}
 	}
 }
