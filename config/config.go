@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -54,6 +55,11 @@ type Global struct {
 	// Retry-After (a 429/503 answer asking for a year would otherwise keep
 	// the source down until a restart). Default 1h.
 	MaxRetryAfter Duration `yaml:"max_retry_after"`
+	// SystemName is the name of the watched system as the contract gives it
+	// (e.g. 防災みえメール配信サービス). Mails, dashboards and the report
+	// take it from bosaimail_system_info, so another prefecture changes it
+	// here and nowhere else.
+	SystemName string `yaml:"system_name"`
 }
 
 // DefaultCheckConcurrency lets a scrape of 200 checks that each take 100 ms
@@ -192,6 +198,9 @@ func (c *Config) validate(v *Validator) {
 	}
 	if c.Global.MaxRetryAfter < Duration(time.Second) || c.Global.MaxRetryAfter > Duration(7*24*time.Hour) {
 		v.Errorf("global.max_retry_after", "must be between 1s and 7d, got %s", c.Global.MaxRetryAfter)
+	}
+	if strings.ContainsFunc(c.Global.SystemName, unicode.IsControl) {
+		v.Errorf("global.system_name", "must be one line of text without control characters")
 	}
 	names := make([]string, len(c.Services))
 	for i := range c.Services {

@@ -15,6 +15,18 @@ import (
 
 var updateRef = flag.Bool("update", false, "rewrite docs/configuration.md from the schema")
 
+// topLevelJa explains each top-level key in the operator's language; a new
+// key without an explanation fails the reference.
+var topLevelJa = map[string]string{
+	"global":      "すべてのチェックに共通の設定。チェックの時間の上限、読み込む応答の大きさの上限、システム名（`system_name`、例：防災みえメール配信サービス）。",
+	"services":    "監視するサービスと、その稼働を確かめるチェック。`description` はメールやダッシュボードに出る表示名（例：緊急情報メール配信）。",
+	"maintenance": "計画停止の予定を読む保守カレンダー（iCalendar）。サービスごとの予定は `services[].maintenance` に書きます。",
+	"cloud":       "クラウド事業者・メール送信事業者の状態、メンテナンスの予告、送信枠の情報源。",
+	"jobs":        "定期ジョブ、バックアップ、データの完全性の照合。",
+	"security":    "ソフトウェア一覧（構成管理）、脆弱性対策情報、パターンファイル、セキュリティアラート。",
+	"delivery":    "配信キュー、一斉配信の進み具合、送信元の評価（バウンス率・苦情率）。",
+}
+
 // reference renders every key of the schema with its type, walking the Go
 // types by reflection: the reference cannot miss a key the code accepts.
 func reference() string {
@@ -23,6 +35,24 @@ func reference() string {
 	b.WriteString("Every key the exporter accepts, generated from the schema (`go test ./config -run TestReference -update`);\n")
 	b.WriteString("`make test` fails when this file and the code disagree. Unknown keys are errors. Semantics and examples:\n")
 	b.WriteString("[examples/bosaimail.yml](../examples/bosaimail.yml) and the area pages in docs/.\n\n")
+	b.WriteString("## 日本語の説明\n\n")
+	b.WriteString("監視用エクスポーターの設定ファイル（YAML）で使えるキーの一覧です。知らないキーや型の違う値は、ファイル名・行番号・キーを示して\n")
+	b.WriteString("エラーになります（`bosaimail_exporter --config.check` で確かめられます）。設定の例は [examples/bosaimail.yml](../examples/bosaimail.yml)、\n")
+	b.WriteString("言葉の説明は [glossary.md](glossary.md) にあります。最上位のキーは次のとおりです。\n\n")
+	b.WriteString("| キー | 説明 |\n| --- | --- |\n")
+	top := reflect.TypeOf(Config{})
+	for i := 0; i < top.NumField(); i++ {
+		key := strings.Split(top.Field(i).Tag.Get("yaml"), ",")[0]
+		if key == "-" {
+			continue
+		}
+		ja, ok := topLevelJa[key]
+		if !ok {
+			panic("topLevelJa has no Japanese explanation of the top-level key " + key)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s |\n", key, ja)
+	}
+	b.WriteString("\n## All keys\n\n")
 	b.WriteString("| key | type |\n| --- | --- |\n")
 	walk(&b, reflect.TypeOf(Config{}), "", map[reflect.Type]bool{})
 	return b.String()

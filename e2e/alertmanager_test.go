@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -48,7 +51,9 @@ func TestAlertmanagerExample(t *testing.T) {
 	}
 	stopOnCleanup(t, s)
 
-	serviceDown := alert(map[string]string{"alertname": "BosaiMailServiceDown", "severity": "critical", "responsible": "contractor", "service": "delivery"}, "サービス delivery が停止しています")
+	serviceDown := alert(map[string]string{"alertname": "BosaiMailServiceDown", "severity": "critical", "responsible": "contractor", "service": "delivery"}, "緊急情報メール配信が停止（全監視点で1分以上）")
+	serviceDown.Annotations["service_name"] = "緊急情報メール配信"
+	serviceDown.Annotations["system_name"] = "防災みえメール配信サービス"
 	alerts := []stack.Alert{
 		serviceDown,
 		// A component of the service that is down: inhibited.
@@ -73,28 +78,28 @@ func TestAlertmanagerExample(t *testing.T) {
 
 	// Critical: contractor and prefecture, after the 10s group_wait.
 	for _, to := range []string{oncall, prefecture} {
-		m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【障害発生】delivery BosaiMailServiceDown"})
-		if got := m.Subject; got != "【障害発生】delivery BosaiMailServiceDown サービス delivery が停止しています" {
+		m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【障害発生】緊急情報メール配信が停止"})
+		if got := m.Subject; got != "【障害発生】緊急情報メール配信が停止（全監視点で1分以上）" {
 			t.Errorf("subject = %q", got)
 		}
 		if m.From.Address != "bosaimail-alert@hoshu.example.jp" || m.From.Name != "防災メール監視" {
 			t.Errorf("from = %+v", m.From)
 		}
 		contains(t, "text part to "+to, m.Text,
-			"【障害発生】 防災情報メール配信サービス 監視通知", "サービス: delivery", "アラート: BosaiMailServiceDown",
-			"重大度: 重大（critical）", "一次切分け: 受託者（運用保守）", "内容: サービス delivery が停止しています（テスト）",
+			"【障害発生】 防災みえメール配信サービス 監視通知", "対象サービス: 緊急情報メール配信", "alertname=BosaiMailServiceDown",
+			"重大度: 重大", "一次切分け: 受託者（運用保守）", "内容: 緊急情報メール配信が停止（全監視点で1分以上）（テスト）",
 			"対応手順: "+runbooks+"#bosaimailservicedown", " JST", s.AlertmanagerURL()+"/#/alerts")
-		contains(t, "HTML part to "+to, m.HTML, "<h2", "【障害発生】", "<th", "重大（critical）", `href="`+runbooks+`#bosaimailservicedown"`)
+		contains(t, "HTML part to "+to, m.HTML, "<h2", "【障害発生】", "<th", "重大", `href="`+runbooks+`#bosaimailservicedown"`)
 		if d := m.Created.Sub(posted); d < 9*time.Second {
 			t.Errorf("critical mail to %s after %s: sooner than the 10s group_wait", to, d)
 		}
 	}
-	waitMail(ctx, t, s.OpsMail, mailMatch{to: prefecture, subjectPrefix: "【障害発生】BosaiMailExporterDown"})
-	waitMail(ctx, t, s.OpsMail, mailMatch{to: oncall, subjectPrefix: "【障害発生】BosaiMailExporterDown"})
+	waitMail(ctx, t, s.OpsMail, mailMatch{to: prefecture, subjectPrefix: "【障害発生】エクスポーター mon2:9742"})
+	waitMail(ctx, t, s.OpsMail, mailMatch{to: oncall, subjectPrefix: "【障害発生】エクスポーター mon2:9742"})
 
 	// Warnings after the 30s group_wait: the cloud degradation reaches the
 	// on-call and the cloud team in one mail, not the prefecture.
-	cloud := waitMail(ctx, t, s.OpsMail, mailMatch{to: cloudOps, subjectPrefix: "【警告】BosaiMailCloudDegraded"})
+	cloud := waitMail(ctx, t, s.OpsMail, mailMatch{to: cloudOps, subjectPrefix: "【警告】クラウド aws の SES"})
 	if got := cloud.Recipients(); !slices.Equal(got, []string{oncall, cloudOps}) {
 		t.Errorf("cloud mail recipients = %v, want on-call and cloud team", got)
 	}
@@ -107,14 +112,14 @@ func TestAlertmanagerExample(t *testing.T) {
 	poll(grace, 500*time.Millisecond, func() bool { return false })
 	cancelGrace()
 	noMail(ctx, t, s.OpsMail, "inhibited alerts must not be mailed", func(m stack.Message) bool {
-		return strings.Contains(m.Subject, "BosaiMailCheckFailing") || strings.Contains(m.Subject, "BosaiMailSourceFailing") ||
-			strings.Contains(m.Subject, "BosaiMailMaintenanceActive") || strings.Contains(m.Subject, "Watchdog")
+		return strings.Contains(m.Text, "alertname=BosaiMailCheckFailing") || strings.Contains(m.Text, "alertname=BosaiMailSourceFailing") ||
+			strings.Contains(m.Text, "alertname=BosaiMailMaintenanceActive") || strings.Contains(m.Text, "alertname=Watchdog")
 	})
 	if inOfficeHours(time.Now(), 2*time.Minute) {
-		waitMail(ctx, t, s.OpsMail, mailMatch{to: oncall, subjectPrefix: "【警告】admin BosaiMailTLSCertExpiringSoon"})
+		waitMail(ctx, t, s.OpsMail, mailMatch{to: oncall, subjectPrefix: "【警告】admin の証明書"})
 	} else if !nearOfficeHoursEdge(time.Now(), 2*time.Minute) {
 		noMail(ctx, t, s.OpsMail, "planning alerts wait for office hours", func(m stack.Message) bool {
-			return strings.Contains(m.Subject, "BosaiMailTLSCertExpiringSoon")
+			return strings.Contains(m.Text, "alertname=BosaiMailTLSCertExpiringSoon")
 		})
 	}
 
@@ -154,8 +159,8 @@ func TestAlertmanagerExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, to := range []string{oncall, prefecture} {
-		m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【復旧】delivery BosaiMailServiceDown（継続時間 "})
-		contains(t, "recovery mail to "+to, m.Text, "■ 復旧したアラート", "事象: サービス delivery が停止しています", "復旧日時: ", "継続時間: ")
+		m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【復旧】緊急情報メール配信が停止（全監視点で1分以上）／継続時間 "})
+		contains(t, "recovery mail to "+to, m.Text, "■ 復旧（1件）", "緊急情報メール配信が停止（全監視点で1分以上）", "発生日時: ", "復旧日時: ", "継続時間: ")
 	}
 }
 
@@ -171,9 +176,30 @@ func nearOfficeHoursEdge(t time.Time, margin time.Duration) bool {
 
 func officeHours(t time.Time) bool {
 	jst := t.In(time.FixedZone("JST", 9*3600))
-	if jst.Weekday() == time.Saturday || jst.Weekday() == time.Sunday {
+	if jst.Weekday() == time.Saturday || jst.Weekday() == time.Sunday || closedDay(jst) {
 		return false
 	}
 	m := jst.Hour()*60 + jst.Minute()
 	return m >= 8*60+30 && m < 17*60+15
+}
+
+// closedDay reports the days the example's planning route mutes: the
+// national holidays of examples/alertmanager/holidays.json and 29 December
+// to 3 January.
+func closedDay(jst time.Time) bool {
+	if (jst.Month() == time.December && jst.Day() >= 29) || (jst.Month() == time.January && jst.Day() <= 3) {
+		return true
+	}
+	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "alertmanager", "holidays.json"))
+	if err != nil {
+		panic(err)
+	}
+	var f struct {
+		Holidays map[string]string `json:"holidays"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		panic(err)
+	}
+	_, ok := f.Holidays[jst.Format(time.DateOnly)]
+	return ok
 }

@@ -99,10 +99,10 @@ func TestFaultToMail(t *testing.T) {
 		}
 		var first time.Time
 		for _, to := range []string{oncall, prefecture} {
-			m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【障害発生】delivery BosaiMailServiceDown"})
+			m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【障害発生】緊急情報メール配信が停止（全監視点で"})
 			contains(t, "failure mail to "+to, m.Text,
-				"【障害発生】 防災情報メール配信サービス 監視通知", "サービス: delivery", "アラート: BosaiMailServiceDown",
-				"重大度: 重大（critical）", "一次切分け: ", "発生日時: ", " JST", "対応手順: http")
+				"【障害発生】 防災みえメール配信サービス 監視通知", "対象サービス: 緊急情報メール配信", "alertname=BosaiMailServiceDown",
+				"重大度: 重大", "一次切分け: ", "発生日時: ", " JST", "対応手順: http", "グラフ: "+s.PrometheusURL()+"/graph?")
 			if first.IsZero() || m.Created.Before(first) {
 				first = m.Created
 			}
@@ -116,8 +116,8 @@ func TestFaultToMail(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, to := range []string{oncall, prefecture} {
-			m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【復旧】delivery BosaiMailServiceDown（継続時間 "})
-			contains(t, "recovery mail to "+to, m.Text, "■ 復旧したアラート", "復旧日時: ", "継続時間: ")
+			m := waitMail(ctx, t, s.OpsMail, mailMatch{to: to, subjectPrefix: "【復旧】緊急情報メール配信が停止（全監視点で"})
+			contains(t, "recovery mail to "+to, m.Text, "■ 復旧（1件）", "復旧日時: ", "継続時間: ")
 			if to == oncall {
 				t.Logf("round %d: repair-to-recovery-mail latency %.1fs", round, m.Created.Sub(lifted).Seconds())
 			}
@@ -125,7 +125,7 @@ func TestFaultToMail(t *testing.T) {
 		// One fault, one mail per recipient: the component alerts of the
 		// service are inhibited by BosaiMailServiceDown.
 		noMail(ctx, t, s.OpsMail, "BosaiMailServiceDown inhibits the service's component alerts", func(m stack.Message) bool {
-			return strings.Contains(m.Subject, "delivery BosaiMailCheckFailing")
+			return strings.Contains(m.Text, "alertname=BosaiMailCheckFailing") && strings.Contains(m.Text, "service=delivery")
 		})
 		if t.Failed() {
 			return
@@ -238,14 +238,14 @@ func maintenanceSilences(ctx context.Context, t *testing.T, s *stack.Stack) {
 	poll(quiet, time.Second, func() bool {
 		msgs, _ := s.OpsMail.Messages(ctx)
 		for _, m := range msgs {
-			if strings.Contains(m.Subject, "delivery") {
+			if strings.Contains(m.Text, "service=delivery") {
 				return true
 			}
 		}
 		return false
 	})
 	noMail(ctx, t, s.OpsMail, "a planned stop silences the service's alerts", func(m stack.Message) bool {
-		return strings.Contains(m.Subject, "delivery") || strings.Contains(m.Subject, "MaintenanceActive")
+		return strings.Contains(m.Text, "service=delivery") || strings.Contains(m.Text, "alertname=BosaiMailMaintenanceActive")
 	})
 	am, err := s.AlertmanagerAlerts(ctx)
 	if err != nil {

@@ -7,17 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -181,38 +178,6 @@ func countChecks(cfg *config.Config) int {
 		n += len(s.Checks)
 	}
 	return n
-}
-
-// landing renders exporter-toolkit's landing page with the configured
-// services and checks, so an operator sees at once what is watched.
-func landing(cfg *config.Config, metricsPath string, logger log.Logger) http.Handler {
-	var b strings.Builder
-	if cfg != nil {
-		b.WriteString("<h2>Services</h2><table><tr><th>service</th><th>check</th><th>kind</th><th>critical</th><th>target</th></tr>")
-		for _, s := range cfg.Services {
-			for _, c := range s.Checks {
-				fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%t</td><td>%s</td></tr>",
-					html.EscapeString(s.Name), html.EscapeString(c.Name), html.EscapeString(c.Kind), c.IsCritical(), html.EscapeString(checkTarget(&c)))
-			}
-		}
-		b.WriteString("</table>")
-	}
-	page, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "bosaimail_exporter",
-		Description: "Prometheus exporter for a disaster-alert e-mail service",
-		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: metricsPath, Text: "Metrics"},
-			{Address: "/-/healthy", Text: "Health"},
-		},
-		ExtraHTML: b.String(),
-		ExtraCSS:  "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}",
-	})
-	if err != nil {
-		level.Error(logger).Log("msg", "building landing page", "err", err)
-		return http.NotFoundHandler()
-	}
-	return page
 }
 
 func checkTarget(c *config.Check) string {

@@ -539,6 +539,9 @@ scrape_configs:
 		"--config.file", cfgPath,
 		"--storage.tsdb.path", s.path("data", "prometheus"),
 		"--web.listen-address", addr(s.cfg.Ports.Prometheus),
+		// The graph link of every mail is built from it, as in production
+		// (docs/operations.md), not from the host's name.
+		"--web.external-url", s.PrometheusURL(),
 	)
 	if err != nil {
 		return err

@@ -1,13 +1,13 @@
 // Service-level alerts: the service down, the availability budget burning,
 // the yearly outage budget, planned stops (for inhibition) and the health of
 // the monitoring itself (exporter down, monitoring gap, Watchdog).
+local ja = import '../lib/ja.libsonnet';
 local service = import '../lib/service.libsonnet';
 
 {
   local cfg = self._config,
   local runbook(name) = cfg.runbookURL + '#' + std.asciiLower(name),
-  // Percent text such as '99.5' or '0.5' without float noise.
-  local pct(x) = std.toString(std.round(x * 100000) / 1000),
+  local svc = ja.serviceName(cfg.selector),
 
   prometheusAlerts+:: {
     groups+: [
@@ -33,8 +33,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} が停止しています（計画停止外）',
-              description: '{{ $labels.service }} の稼働率判定対象チェックが %(serviceDownFor)s 以上、すべての監視拠点から失敗しています。計画停止中ではないため障害として稼働率と年間障害回数に数えられます。どのチェックが失敗しているかは BosaiMailCheckFailing と bosaimail_check_up で確認してください。' % cfg,
+              summary: '%(svc)sが停止（全監視点で%(for)s以上）' % { svc: svc, 'for': ja.duration(cfg.serviceDownFor) },
+              description: 'すべての監視点で、%(svc)sの稼働率判定の対象となるチェックが%(for)s以上失敗しています。住民へのメール配信ができていないおそれがあります。計画停止中ではないため、サービスの停止として稼働率と停止回数に数えます。失敗しているチェックは、同時に届く「チェックの失敗」の通知とダッシュボード「チェック」で確認してください。' % { svc: svc, 'for': ja.duration(cfg.serviceDownFor) },
               runbook_url: runbook('BosaiMailServiceDown'),
             },
           },
@@ -54,8 +54,8 @@ local service = import '../lib/service.libsonnet';
               short_window: w.short,
             },
             annotations: {
-              summary: '{{ $labels.service }} の稼働率の許容停止時間を %s 倍の速さで消費しています' % w.factor,
-              description: '{{ $labels.service }} の計画停止を除く停止率が直近 %(long)s で {{ $value | humanizePercentage }} です（直近 %(short)s でも閾値超過）。稼働率目標 %(objective)s %% の許容停止時間（30 日で %(budgetPct)s %%）を %(factor)s 倍の速さで消費しており、このままでは目標を下回ります。' % (w { objective: pct(cfg.availabilityObjective), budgetPct: pct(1 - cfg.availabilityObjective) }),
+              summary: '%(svc)sの許容停止時間を%(factor)s倍の速さで消費しています（直近%(long)s）' % (w { svc: svc, long: ja.duration(w.long) }),
+              description: '%(svc)sの計画停止を除く停止時間の割合が、直近%(long)sで{{ $value | humanizePercentage }}です（直近%(short)sでも基準を超えています）。稼働率の目標%(objective)s%%に対する許容停止時間（30日間で%(budgetPct)s%%）を%(factor)s倍の速さで消費しており、このままでは目標を下回ります。' % (w { svc: svc, long: ja.duration(w.long), short: ja.duration(w.short), objective: ja.percent(cfg.availabilityObjective), budgetPct: ja.percent(1 - cfg.availabilityObjective) }),
               runbook_url: runbook('BosaiMailAvailabilityBudgetBurn'),
             },
           }
@@ -74,8 +74,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の年間障害回数が上限に近づいています（{{ $value }} / %(outageBudget)d 回）' % cfg,
-              description: '{{ $labels.service }} の計画外の障害が直近 365 日で {{ $value }} 回発生しています。契約上の上限は年 %(outageBudget)d 回で、あと 1 回で上限に達します。再発防止策と計画停止の前倒しを検討してください。' % cfg,
+              summary: '%(svc)sの停止回数が年間の上限に近づいています（直近365日で{{ $value }}回、上限%(outageBudget)d回）' % (cfg { svc: svc }),
+              description: '%(svc)sのサービスの停止（計画停止を除く）が、直近365日で{{ $value }}回ありました。契約上の上限は年%(outageBudget)d回で、あと1回で上限に達します。再発防止策を検討し、必要な作業は計画停止として事前に登録してください。' % (cfg { svc: svc }),
               runbook_url: runbook('BosaiMailOutageBudgetAtRisk'),
             },
           },
@@ -89,8 +89,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の年間障害回数が上限に達しました（{{ $value }} / %(outageBudget)d 回）' % cfg,
-              description: '{{ $labels.service }} の計画外の障害が直近 365 日で {{ $value }} 回となり、契約上の上限（年 %(outageBudget)d 回）に達しました。発注者への報告と障害票の整理が必要です。' % cfg,
+              summary: '%(svc)sの停止回数が年間の上限に達しました（直近365日で{{ $value }}回、上限%(outageBudget)d回）' % (cfg { svc: svc }),
+              description: '%(svc)sのサービスの停止（計画停止を除く）が、直近365日で{{ $value }}回となり、契約上の上限（年%(outageBudget)d回）に達しました。県への報告と障害票の整理が必要です。' % (cfg { svc: svc }),
               runbook_url: runbook('BosaiMailOutageBudgetExhausted'),
             },
           },
@@ -109,8 +109,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} は計画停止中です',
-              description: '{{ $labels.service }} は保守カレンダー上の計画停止中です。この間の停止は稼働率と障害回数に数えず、同じサービスの他の通知は抑止されます。',
+              summary: '%sは計画停止中です' % svc,
+              description: '%sは承認済みの計画停止の時間帯です。この間の停止は稼働率と停止回数に数えず、同じサービスのほかの通知は止めています。' % svc,
               runbook_url: runbook('BosaiMailMaintenanceActive'),
             },
           },
@@ -127,8 +127,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '監視エクスポーター {{ $labels.instance }} から値を取得できません',
-              description: 'Prometheus が bosaimail_exporter（{{ $labels.instance }}）を %(exporterDownFor)s 以上取得できていません。他の拠点が動いていなければ、この間は稼働も停止も記録されず（監視の空白）、障害を検知できません。' % cfg,
+              summary: '監視用エクスポーター（{{ $labels.instance }}）から値を取得できません',
+              description: 'Prometheus が監視用エクスポーター（{{ $labels.instance }}）から%s以上値を取得できていません。ほかの監視点も動いていなければ、この間は稼働未確認となり、障害を検知できません。稼働未確認の時間は、稼働確認の記録で補わない限り稼働率の計算で停止として扱われます。' % ja.duration(cfg.exporterDownFor),
               runbook_url: runbook('BosaiMailExporterDown'),
             },
           },
@@ -143,8 +143,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の稼働状況が記録されていません（監視の空白）',
-              description: '{{ $labels.service }} の稼働率判定対象チェックの結果が %(monitoringGapFor)s 以上どの監視拠点からも得られていません。この時間は稼働率の分子にも分母にも入らず、月次報告に監視の空白として記載されます。' % cfg,
+              summary: '%sの稼働状況を確認できていません（稼働未確認）' % svc,
+              description: '%(svc)sの稼働率判定の対象となるチェックの結果が、%(for)s以上どの監視点からも得られていません。この時間は稼働未確認として月次報告に記載され、稼働確認の記録で補わない限り稼働率の計算で停止として扱われます。' % { svc: svc, 'for': ja.duration(cfg.monitoringGapFor) },
               runbook_url: runbook('BosaiMailMonitoringGap'),
             },
           },
@@ -158,8 +158,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '監視系の死活確認用の常時発報アラートです',
-              description: 'このアラートは常に発報しています。届かなくなった場合は Prometheus または Alertmanager、通知経路が停止しています。',
+              summary: '監視系の死活確認のための常時発生の通知です',
+              description: 'この通知は常に発生しています。外部の死活監視サービスに届かなくなった場合は、Prometheus、Alertmanager または通知経路が停止しています。',
               runbook_url: runbook('Watchdog'),
             },
           },

@@ -1,8 +1,11 @@
 // Alerts on individual checks (http, tcp, smtp, roundtrip). The service-level
 // page is BosaiMailServiceDown (availability); these say which check broke.
+local ja = import '../lib/ja.libsonnet';
+
 {
   local cfg = self._config,
   local runbook(name) = cfg.runbookURL + '#' + std.asciiLower(name),
+  local svc = ja.serviceName(cfg.selector),
 
   prometheusAlerts+:: {
     groups+: [
@@ -22,8 +25,8 @@
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} のチェック {{ $labels.check }}（{{ $labels.kind }}）が失敗しています',
-              description: '{{ $labels.service }} のチェック {{ $labels.check }}（種類 {{ $labels.kind }}、稼働率判定対象 {{ $labels.critical }}）が %(checkFailingFor)s 以上、すべての監視拠点から失敗しています。失敗理由は bosaimail_check_failures_total の reason ラベルで確認してください。' % cfg,
+              summary: '%(svc)sのチェック「{{ $labels.check }}」が失敗しています（全監視点で%(for)s以上）' % { svc: svc, 'for': ja.duration(cfg.checkFailingFor) },
+              description: '%(svc)sのチェック「{{ $labels.check }}」（%(kind)s）が、すべての監視点で%(for)s以上失敗しています。{{ if eq $labels.critical "true" }}稼働率判定の対象のチェックです。{{ else }}稼働率判定の対象外のチェックです。{{ end }}失敗の理由は、ダッシュボード「チェック」または指標 bosaimail_check_failures_total の reason で確認してください。' % { svc: svc, kind: ja.checkKind, 'for': ja.duration(cfg.checkFailingFor) },
               runbook_url: runbook('BosaiMailCheckFailing'),
             },
           },
@@ -40,8 +43,8 @@
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の到達確認メールが遅延しています（{{ $value | humanizeDuration }}）',
-              description: '{{ $labels.service }} の到達確認メール（{{ $labels.check }}）の送信から受信までが {{ $value | humanizeDuration }} かかっています（基準 %(roundTripSlowSeconds)s 秒、%(roundTripSlowFor)s 継続）。災害時の一斉配信が遅れるおそれがあります。配信キューと送信先 MTA の状況を確認してください。' % cfg,
+              summary: '%(svc)sの到達確認メールが遅れています（送信から受信まで%(dur)s）' % { svc: svc, dur: ja.durationOf('$value') },
+              description: '%(svc)sの到達確認メール（{{ $labels.check }}）の送信から受信までに%(dur)sかかっています（基準%(limit)s、%(for)s継続）。災害時の一斉配信が遅れるおそれがあります。配信キューと送信先メールサーバーの状況を確認してください。' % { svc: svc, dur: ja.durationOf('$value'), limit: ja.secondsText(cfg.roundTripSlowSeconds), 'for': ja.duration(cfg.roundTripSlowFor) },
               runbook_url: runbook('BosaiMailRoundTripSlow'),
             },
           },
@@ -59,8 +62,8 @@
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の TLS 証明書の有効期限が近づいています（残り {{ $value | humanizeDuration }}）',
-              description: '{{ $labels.service }} のチェック {{ $labels.check }}（{{ $labels.kind }}）で提示された証明書の有効期限まで残り {{ $value | humanizeDuration }} です（%(upper)s 日未満）。期限切れになると利用者の登録や配信が止まります。証明書を更新してください。' % (cfg + tier),
+              summary: '%(svc)sの TLS 証明書の有効期限が近づいています（残り%(dur)s）' % { svc: svc, dur: ja.durationOf('$value') },
+              description: '%(svc)sのチェック「{{ $labels.check }}」（%(kind)s）で提示された TLS 証明書の有効期限まで、残り%(dur)sです（基準%(upper)s日未満）。期限が切れると利用者登録やメール配信が止まります。証明書を更新してください。' % { svc: svc, kind: ja.checkKind, dur: ja.durationOf('$value'), upper: tier.upper },
               runbook_url: runbook('BosaiMailTLSCertExpiringSoon'),
             },
           }

@@ -1,5 +1,7 @@
 // Vulnerability advisories, known exploited vulnerabilities, antivirus
 // signatures, security findings and inventory drift (issue 7).
+local ja = import '../lib/ja.libsonnet';
+
 {
   prometheusAlerts+:: {
     local c = $._config,
@@ -17,7 +19,7 @@
             labels: { severity: 'warning', responsible: 'contractor' },
             annotations: {
               summary: '{{ $labels.product }} に未対応の深刻度「緊急」の脆弱性があります',
-              description: '使用中のミドルウェア {{ $labels.product }} に、深刻度「緊急」(CVSS critical) の脆弱性対策情報が {{ $value }} 件あり、対応の記録（確認ファイル）がありません。ダッシュボード「セキュリティ」の一覧で ID とリンクを確認し、パッチ適用または影響なしの判断を記録してください。',
+              description: '使用中のミドルウェア {{ $labels.product }} に、深刻度「緊急」（CVSS の critical）の脆弱性対策情報が{{ $value }}件あり、対応の記録（確認ファイル）がありません。ダッシュボード「セキュリティ」の一覧で ID とリンクを確認し、パッチ適用または影響なしの判断を記録してください。',
               runbook_url: rb('BosaiMailSecurityAdvisoryCritical'),
             },
           },
@@ -27,7 +29,7 @@
             labels: { severity: 'critical', responsible: 'contractor' },
             annotations: {
               summary: '{{ $labels.product }} に悪用が確認されている脆弱性があります',
-              description: '使用中のミドルウェア {{ $labels.product }} に、CISA KEV（既知の悪用された脆弱性）に掲載された脆弱性が {{ $value }} 件、未対応のまま残っています。攻撃に使われている脆弱性のため、直ちにパッチ適用または緩和策を実施し、確認ファイルに記録してください。',
+              description: '使用中のミドルウェア {{ $labels.product }} に、CISA KEV（既知の悪用された脆弱性）に掲載された脆弱性が{{ $value }}件、未対応のまま残っています。攻撃に使われている脆弱性のため、直ちにパッチ適用または緩和策を実施し、確認ファイルに記録してください。',
               runbook_url: rb('BosaiMailKnownExploitedVulnerability'),
             },
           },
@@ -37,7 +39,7 @@
             labels: { severity: 'warning', responsible: 'contractor' },
             annotations: {
               summary: 'ウイルス対策 {{ $labels.engine }} のパターンファイルが更新されていません',
-              description: 'ウイルス対策 {{ $labels.engine }}（{{ $labels.instance }}）が使用しているパターンファイルは {{ $value | humanizeDuration }} 前のものです（許容 %d 時間）。パターン更新（freshclam など）が止まっています。' % (c.antivirusSignatureMaxAgeSeconds / 3600),
+              description: 'ウイルス対策 {{ $labels.engine }}（{{ $labels.instance }}）が使用しているパターンファイルは%s前のものです（許容%s）。パターンファイルの更新（freshclam など）が止まっています。' % [ja.durationOf('$value'), ja.secondsText(c.antivirusSignatureMaxAgeSeconds)],
               runbook_url: rb('BosaiMailAntivirusSignaturesStale'),
             },
           },
@@ -48,8 +50,8 @@
             expr: 'label_replace(sum by (source, severity) (bosaimail_security_findings{%s, severity=~"%s"}) > 0, "finding_severity", "$1", "severity", "(.*)")' % [sel, c.securityFindingSeverities],
             labels: { severity: 'warning', responsible: 'contractor' },
             annotations: {
-              summary: 'セキュリティ検知 {{ $labels.source }} に未対応のアラート（{{ $labels.finding_severity }}）があります',
-              description: 'セキュリティ検知 {{ $labels.source }} に、重要度 {{ $labels.finding_severity }} の未対応の検知が {{ $value }} 件あります。内容を確認し、対応または誤検知として処理してください。',
+              summary: 'セキュリティアラート（{{ $labels.source }}）に未対応の検知があります（重要度「%s」）' % ja.findingSeverity,
+              description: 'セキュリティアラートの情報源 {{ $labels.source }} に、重要度「%s」の未対応の検知が{{ $value }}件あります。内容を確認し、対応するか誤検知として処理してください。' % ja.findingSeverity,
               runbook_url: rb('BosaiMailSecurityFinding'),
             },
           },

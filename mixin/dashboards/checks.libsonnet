@@ -28,7 +28,7 @@ local g = import '../lib/dashboard.libsonnet';
         g.timeseries(
           t('応答時間', 'Check duration'),
           t('各チェックにかかった時間。', 'How long each check took.'),
-          [g.target('bosaimail_check_duration_seconds{%s}' % cm.fs(), '{{service}} / {{check}}')],
+          [g.target(cm.named('bosaimail_check_duration_seconds{%s}' % cm.fs()), '{{name}} / {{check}}')],
           unit='s',
         ),
         g.timeseries(
@@ -48,7 +48,7 @@ local g = import '../lib/dashboard.libsonnet';
         g.timeseries(
           t('HTTP ステータスコード', 'HTTP status codes'),
           t('HTTP チェックが受け取ったステータスコード（0 は応答なし）。', 'Status codes of HTTP checks (0: no answer).'),
-          [g.target('bosaimail_check_http_status_code{%s}' % cm.fs(), '{{service}} / {{check}}')],
+          [g.target(cm.named('bosaimail_check_http_status_code{%s}' % cm.fs()), '{{name}} / {{check}}')],
         ),
         g.table(
           t('証明書の有効期限', 'Certificate expiry'),
@@ -71,7 +71,7 @@ local g = import '../lib/dashboard.libsonnet';
         g.timeseries(
           t('最後にメールが届いてからの時間', 'Time since last delivered canary'),
           t('最後に試験メールの到達を確認してからの経過時間。', 'Time since a canary mail last arrived.'),
-          [g.target('time() - bosaimail_roundtrip_last_success_timestamp_seconds{%s}' % cm.fs(), '{{service}} / {{check}}')],
+          [g.target(cm.named('time() - bosaimail_roundtrip_last_success_timestamp_seconds{%s}' % cm.fs()), '{{name}} / {{check}}')],
           w=12,
           unit='s',
         ),

@@ -29,6 +29,10 @@ function(config)
       tooltip: '',
       url: '',
     }],
+    // expr (with a service label) with the service's display name as the
+    // label name (services[].description via bosaimail_service_info); the
+    // service ID when the exporter does not give one.
+    named(expr):: '(%(e)s) * on (service) group_left (name) max by (service, name) (bosaimail_service_info{%(sel)s}) or (label_replace(%(e)s, "name", "$1", "service", "(.*)") unless on (service) bosaimail_service_info{%(sel)s})' % { e: expr, sel: c.selector },
     upDown:: g.valueMap({ '1': [t('正常', 'Up'), 'green'], '0': [t('停止', 'Down'), 'red'] }),
     okFail:: g.valueMap({ '1': [t('成功', 'OK'), 'green'], '0': [t('失敗', 'Failed'), 'red'] }),
     maint:: g.valueMap({ '1': [t('計画停止中', 'Planned stop'), 'blue'], '0': [t('なし', 'None'), 'transparent'] }),

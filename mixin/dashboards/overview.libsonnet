@@ -1,6 +1,7 @@
 // 総合状況: one glance for the 24/365 duty desk. Red only for what needs
 // action; planned stops are blue.
 local g = import '../lib/dashboard.libsonnet';
+local ja = import '../lib/ja.libsonnet';
 
 {
   grafanaDashboards+:: {
@@ -20,8 +21,8 @@ local g = import '../lib/dashboard.libsonnet';
         g.row(t('サービス状態', 'Services')),
         g.stat(
           t('サービス稼働状況', 'Service status'),
-          t('いずれかのエクスポーターから見て、重要チェックがすべて成功していれば「正常」。赤は障害票の起票対象です。', 'Up when, from at least one exporter, every critical check of the service succeeds. Red means open an incident.'),
-          [g.instant('bosaimail:service_up{service=~"$service"}', '{{service}}')],
+          t('いずれかの監視点から見て、稼働率判定の対象のチェックがすべて成功していれば「正常」。赤は障害票の起票対象です。', 'Up when, from at least one exporter, every critical check of the service succeeds. Red means open an incident.'),
+          [g.instant(cm.named('bosaimail:service_up{service=~"$service"}'), '{{name}}')],
           w=10,
           mappings=cm.upDown,
           steps=[[null, 'red'], [1, 'green']],
@@ -29,31 +30,31 @@ local g = import '../lib/dashboard.libsonnet';
         g.stat(
           t('計画停止', 'Planned stops'),
           t('計画停止（メンテナンス）中のサービス。この時間は稼働率の計算から除かれます。', 'Services in a planned stop; that time is excluded from availability.'),
-          [g.instant('max by (service) (bosaimail_maintenance_active{%s})' % cm.fs(), '{{service}}')],
+          [g.instant(cm.named('max by (service) (bosaimail_maintenance_active{%s})' % cm.fs()), '{{name}}')],
           w=8,
           mappings=cm.maint,
           steps=[[null, 'transparent']],
         ),
         g.stat(
-          t('発報中の重大アラート', 'Firing critical alerts'),
-          t('現在発報中の severity=critical のアラート数。0 以外は直ちに対応が必要です。', 'Critical alerts firing now; anything but 0 needs action.'),
+          t('発生中の重大なアラート', 'Firing critical alerts'),
+          t('いま発生している重大度「重大」のアラートの数。0以外は直ちに対応が必要です。', 'Critical alerts firing now; anything but 0 needs action.'),
           [g.instant('count(ALERTS{alertstate="firing", severity="critical", alertname=~"BosaiMail.*"}) or vector(0)')],
           w=6,
           steps=[[null, 'green'], [1, 'red']],
         ),
         g.stat(
           t('稼働率（30日）', 'Availability (30d)'),
-          t('計画停止を除いた直近30日の稼働率。目標 %s 未満で赤。' % std.toString(objective * 100) + '%', 'Availability over 30 days excluding planned stops; red below the objective.'),
-          [g.instant('bosaimail:availability:ratio_30d{service=~"$service"}', '{{service}}')],
+          t('計画停止を除いた直近30日の稼働率。目標%s%%未満で赤。' % ja.percent(objective), 'Availability over 30 days excluding planned stops; red below the objective.'),
+          [g.instant(cm.named('bosaimail:availability:ratio_30d{service=~"$service"}'), '{{name}}')],
           w=12,
           unit='percentunit',
           steps=[[null, 'red'], [objective, 'green']],
           colorMode='value',
         ),
         g.stat(
-          t('障害回数（365日）', 'Outages (365d)'),
-          t('計画外の障害回数（直近365日）。年 %d 回が上限です。' % outageBudget, 'Unplanned outages in 365 days against the yearly budget.'),
-          [g.instant('bosaimail:outages:count_365d{service=~"$service"}', '{{service}}')],
+          t('停止回数（365日）', 'Outages (365d)'),
+          t('計画停止を除くサービスの停止の回数（直近365日）。年%d回が上限です。' % outageBudget, 'Unplanned outages in 365 days against the yearly budget.'),
+          [g.instant(cm.named('bosaimail:outages:count_365d{service=~"$service"}'), '{{name}}')],
           w=12,
           steps=[[null, 'green'], [outageBudget - 1, 'orange'], [outageBudget, 'red']],
           colorMode='value',
@@ -63,14 +64,14 @@ local g = import '../lib/dashboard.libsonnet';
         g.timeseries(
           t('メール到達時間（ラウンドトリップ）', 'Mail round-trip time'),
           t('試験メールを送信してから受信箱に届くまでの時間。', 'Time from sending a canary mail until it arrives in the test mailbox.'),
-          [g.target('bosaimail_roundtrip_duration_seconds{%s}' % cm.fs(), '{{service}} / {{check}}')],
+          [g.target(cm.named('bosaimail_roundtrip_duration_seconds{%s}' % cm.fs()), '{{name}} / {{check}}')],
           w=12,
           unit='s',
         ),
         g.bargauge(
           t('証明書の残り日数', 'Certificate days left'),
           t('実際に提示されたサーバー証明書の有効期限までの日数。', 'Days until the certificate actually served expires.'),
-          [g.instant('min by (service, check) (bosaimail_check_tls_not_after_timestamp_seconds{%s} - time()) / 86400' % cm.fs(), '{{service}} / {{check}}')],
+          [g.instant(cm.named('min by (service, check) (bosaimail_check_tls_not_after_timestamp_seconds{%s} - time()) / 86400' % cm.fs()), '{{name}} / {{check}}')],
           w=12,
           unit='d',
           steps=[[null, 'red'], [14, 'orange'], [30, 'green']],
@@ -116,7 +117,7 @@ local g = import '../lib/dashboard.libsonnet';
         ),
         g.timeseries(
           t('不達率・苦情率', 'Bounce and complaint ratio'),
-          t('送信に対する不達（バウンス）と苦情の割合。送信者評価を守るための基準: 不達 %s%%、苦情 %s%%。' % [std.toString($._config.bounceRatioThreshold * 100), std.toString($._config.complaintRatioThreshold * 100)], 'Bounce and complaint ratios against the sender-reputation thresholds.'),
+          t('送信に対する不達（バウンス）と苦情の割合。送信者評価を守るための基準: 不達%s%%、苦情%s%%。' % [ja.percent($._config.bounceRatioThreshold), ja.percent($._config.complaintRatioThreshold)], 'Bounce and complaint ratios against the sender-reputation thresholds.'),
           [
             g.target('bosaimail_delivery_bounce_ratio{%s}' % cm.f(), t('不達', 'bounce') + ' {{source}}'),
             g.target('bosaimail_delivery_complaint_ratio{%s}' % cm.f(), t('苦情', 'complaint') + ' {{source}}'),
@@ -162,8 +163,8 @@ local g = import '../lib/dashboard.libsonnet';
           steps=[[null, 'green'], [1, 'red']],
         ),
         g.stat(
-          t('ウイルス定義の経過時間', 'Antivirus signature age'),
-          t('ウイルス定義ファイルが作成されてからの時間（最大）。', 'Age of the oldest antivirus signature set.'),
+          t('パターンファイルの経過時間', 'Antivirus signature age'),
+          t('ウィルスソフトのパターンファイルが作成されてからの時間（最も古いもの）。', 'Age of the oldest antivirus signature set.'),
           [g.instant('max(time() - bosaimail_antivirus_signature_timestamp_seconds{%s})' % cm.f())],
           w=4,
           unit='s',

@@ -11,7 +11,7 @@ local g = import '../lib/dashboard.libsonnet';
     'bosaimail-security.json': g.dashboard(
       uid='bosaimail-security',
       title=t('防災メール セキュリティ', 'Disaster mail: security'),
-      description=t('利用中ミドルウェアの脆弱性、悪用が確認された脆弱性、ウイルス定義の鮮度、セキュリティ検知、ソフトウェア構成。', 'Advisories for the installed middleware, known exploited vulnerabilities, antivirus freshness, findings and inventory.'),
+      description=t('利用中ミドルウェアの脆弱性、悪用が確認された脆弱性、パターンファイルの鮮度、セキュリティ検知、ソフトウェア構成。', 'Advisories for the installed middleware, known exploited vulnerabilities, antivirus freshness, findings and inventory.'),
       tags=['bosaimail'],
       variables=cm.variables(service=false),
       links=cm.links,
@@ -43,8 +43,8 @@ local g = import '../lib/dashboard.libsonnet';
         ),
         g.row(t('ウイルス対策・検知', 'Antivirus and findings')),
         g.bargauge(
-          t('ウイルス定義の経過時間', 'Antivirus signature age'),
-          t('ウイルス定義ファイルが作成されてからの時間。', 'Age of each antivirus signature set.'),
+          t('パターンファイルの経過時間', 'Antivirus signature age'),
+          t('ウィルスソフトのパターンファイルが作成されてからの時間。', 'Age of each antivirus signature set.'),
           [g.instant('time() - bosaimail_antivirus_signature_timestamp_seconds{%s}' % cm.f(), '{{engine}}')],
           w=12,
           unit='s',

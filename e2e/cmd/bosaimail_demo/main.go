@@ -107,7 +107,7 @@ func printHelp(s *stack.Stack) {
 	p := s.Ports()
 	sim := func(service string) string { u, _ := s.SimURL(service); return u }
 	fmt.Printf(`
-防災情報メール配信サービス 監視デモ is running.
+防災みえメール配信サービス 監視デモ is running.
 
   exporter            %[1]s/            (metrics: %[1]s/metrics)
   Prometheus          %[2]s/api/v1/alerts  (API: Prometheus built by go install has no web UI)
@@ -120,7 +120,7 @@ func printHelp(s *stack.Stack) {
 Break the delivery service (its health check fails):
   curl -X PUT -d '{"health_fail": true}' %[6]s/api/v1/faults
 About a minute later BosaiMailServiceDown fires; the Japanese mail
-【障害発生】delivery BosaiMailServiceDown arrives in %[4]s/ for the on-call
+【障害発生】緊急情報メール配信が停止（全監視点で1分以上） arrives in %[4]s/ for the on-call
 and the prefecture. Repair it, and 【復旧】 follows:
   curl -X DELETE %[6]s/api/v1/faults
 Other faults (same URL): {"stop_forwarding": true} (mail silently lost: the round
