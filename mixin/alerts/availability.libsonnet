@@ -34,7 +34,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '{{ $labels.service }} が停止しています（計画停止外）',
-              description: '{{ $labels.service }} の稼働率判定対象チェックが %(serviceDownFor)s 以上、すべての監視拠点から失敗しています。計画停止中ではないため障害として稼働率と年間障害回数に数えられます。どのチェックが失敗しているかは BosaiMailCheckFailing と bosaimail_check_up で確認してください。' % cfg,
+              description: '{{ $labels.service }} の稼働率判定対象チェックが %(serviceDownFor)s 以上、すべての監視拠点から失敗しています。承認済みの計画停止中ではないため、%(minOutage)s 以上続けば停止として稼働率と契約年度の停止回数に数えられます（それより短いものは瞬断）。どのチェックが失敗しているかは BosaiMailCheckFailing と bosaimail_check_up で確認してください。' % cfg,
               runbook_url: runbook('BosaiMailServiceDown'),
             },
           },
@@ -55,7 +55,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '{{ $labels.service }} の稼働率の許容停止時間を %s 倍の速さで消費しています' % w.factor,
-              description: '{{ $labels.service }} の計画停止を除く停止率が直近 %(long)s で {{ $value | humanizePercentage }} です（直近 %(short)s でも閾値超過）。稼働率目標 %(objective)s %% の許容停止時間（30 日で %(budgetPct)s %%）を %(factor)s 倍の速さで消費しており、このままでは目標を下回ります。' % (w { objective: pct(cfg.availabilityObjective), budgetPct: pct(1 - cfg.availabilityObjective) }),
+              description: '{{ $labels.service }} の契約上の停止率（停止と稼働未確認、承認済みの計画停止を除く）が直近 %(long)s で {{ $value | humanizePercentage }} です（直近 %(short)s でも閾値超過）。稼働率目標 %(objective)s %% の許容停止時間（30 日で %(budgetPct)s %%）を %(factor)s 倍の速さで消費しており、このままでは目標を下回ります。' % (w { objective: pct(cfg.availabilityObjective), budgetPct: pct(1 - cfg.availabilityObjective) }),
               runbook_url: runbook('BosaiMailAvailabilityBudgetBurn'),
             },
           }
@@ -63,34 +63,40 @@ local service = import '../lib/service.libsonnet';
         ] + [
           {
             alert: 'BosaiMailOutageBudgetAtRisk',
-            // One outage left before the yearly budget is used up.
+            // One 停止 left in the contract year. Fires only in the hour
+            // after the count rose to that value, so it mails once per new
+            // 停止, not every repeat_interval for the rest of the year.
             expr: |||
-              bosaimail:outages:count_365d >= %(outageBudget)d - 1
-              and
-              bosaimail:outages:count_365d < %(outageBudget)d
+              bosaimail:outages:count_contract_year == %(outageBudget)d - 1
+              and on (service)
+              (bosaimail:outages:count_contract_year > bosaimail:outages:count_contract_year offset %(outageBudgetNoticeFor)s)
             ||| % cfg,
             labels: {
               severity: 'warning',
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の年間障害回数が上限に近づいています（{{ $value }} / %(outageBudget)d 回）' % cfg,
-              description: '{{ $labels.service }} の計画外の障害が直近 365 日で {{ $value }} 回発生しています。契約上の上限は年 %(outageBudget)d 回で、あと 1 回で上限に達します。再発防止策と計画停止の前倒しを検討してください。' % cfg,
+              summary: '{{ $labels.service }} の今契約年度の停止回数が上限に近づいています（{{ $value }} / %(outageBudget)d 回）' % cfg,
+              description: '{{ $labels.service }} の停止（免責適用後）が今契約年度（%(startMonth)d 月 1 日から）で {{ $value }} 回になりました。契約上の上限は契約年度あたり %(outageBudget)d 回で、あと 1 回で上限に達します。再発防止策を検討してください。この通知は停止回数が増えたときに 1 回だけ送られます。' % (cfg { startMonth: cfg.contractYearStartMonth }),
               runbook_url: runbook('BosaiMailOutageBudgetAtRisk'),
             },
           },
           {
             alert: 'BosaiMailOutageBudgetExhausted',
+            // The count reached (or passed) the budget: once per new 停止,
+            // like BosaiMailOutageBudgetAtRisk.
             expr: |||
-              bosaimail:outages:count_365d >= %(outageBudget)d
+              bosaimail:outages:count_contract_year >= %(outageBudget)d
+              and on (service)
+              (bosaimail:outages:count_contract_year > bosaimail:outages:count_contract_year offset %(outageBudgetNoticeFor)s)
             ||| % cfg,
             labels: {
               severity: 'critical',
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の年間障害回数が上限に達しました（{{ $value }} / %(outageBudget)d 回）' % cfg,
-              description: '{{ $labels.service }} の計画外の障害が直近 365 日で {{ $value }} 回となり、契約上の上限（年 %(outageBudget)d 回）に達しました。発注者への報告と障害票の整理が必要です。' % cfg,
+              summary: '{{ $labels.service }} の今契約年度の停止回数が上限に達しました（{{ $value }} / %(outageBudget)d 回）' % cfg,
+              description: '{{ $labels.service }} の停止（免責適用後）が今契約年度（%(startMonth)d 月 1 日から）で {{ $value }} 回となり、契約上の上限（契約年度あたり %(outageBudget)d 回）に達しました。発注者への報告と障害票の整理が必要です。この通知は停止回数が増えたときに 1 回だけ送られます。' % (cfg { startMonth: cfg.contractYearStartMonth }),
               runbook_url: runbook('BosaiMailOutageBudgetExhausted'),
             },
           },
@@ -110,7 +116,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '{{ $labels.service }} は計画停止中です',
-              description: '{{ $labels.service }} は保守カレンダー上の計画停止中です。この間の停止は稼働率と障害回数に数えず、同じサービスの他の通知は抑止されます。',
+              description: '{{ $labels.service }} は承認済みの計画停止中です。この間の時間は稼働率の計算から除かれ、同じサービスの他の通知は抑止されます。',
               runbook_url: runbook('BosaiMailMaintenanceActive'),
             },
           },
@@ -128,7 +134,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '監視エクスポーター {{ $labels.instance }} から値を取得できません',
-              description: 'Prometheus が bosaimail_exporter（{{ $labels.instance }}）を %(exporterDownFor)s 以上取得できていません。他の拠点が動いていなければ、この間は稼働も停止も記録されず（監視の空白）、障害を検知できません。' % cfg,
+              description: 'Prometheus が bosaimail_exporter（{{ $labels.instance }}）を %(exporterDownFor)s 以上取得できていません。他の拠点が動いていなければ障害を検知できず、この間は稼働未確認として契約上の稼働率を下げます（稼働確認の記録で補えます）。' % cfg,
               runbook_url: runbook('BosaiMailExporterDown'),
             },
           },
@@ -143,8 +149,8 @@ local service = import '../lib/service.libsonnet';
               responsible: 'contractor',
             },
             annotations: {
-              summary: '{{ $labels.service }} の稼働状況が記録されていません（監視の空白）',
-              description: '{{ $labels.service }} の稼働率判定対象チェックの結果が %(monitoringGapFor)s 以上どの監視拠点からも得られていません。この時間は稼働率の分子にも分母にも入らず、月次報告に監視の空白として記載されます。' % cfg,
+              summary: '{{ $labels.service }} の稼働状況が記録されていません（稼働未確認）',
+              description: '{{ $labels.service }} の稼働率判定対象チェックの結果が %(monitoringGapFor)s 以上どの監視拠点からも得られていません。この時間は稼働未確認として契約上の稼働率を下げ（承認された稼働確認の記録がある時間を除く）、月次報告に記載されます。' % cfg,
               runbook_url: runbook('BosaiMailMonitoringGap'),
             },
           },
