@@ -130,6 +130,10 @@ type Report struct {
 	Antivirus []AntivirusFigures
 
 	Notes []string
+
+	// timelines and grid are the classified minutes (for tests).
+	timelines []*timeline
+	grid      Grid
 }
 
 // ServiceFigures is one service's row of 稼働実績 (the month) or of the
@@ -310,6 +314,7 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.trend(tls, all, alerts, year)
+	r.timelines, r.grid = tls, year
 	for _, tl := range tls {
 		f := ServiceFigures{Service: tl.service, counts: tl.count(mFrom, mTo), NoData: !tl.observed(mFrom, mTo)}
 		y := ServiceFigures{Service: tl.service}

@@ -359,6 +359,14 @@ func buildScenario(path string) error {
 	return om.write(path)
 }
 
+// WriteScenario writes the scenario as OpenMetrics to path (what Start
+// backfills), for tests that feed the same data to another engine.
+func WriteScenario(path string) error { return buildScenario(path) }
+
+// ScenarioOctober is the October data of the scenario (with its lead-in
+// hour on Sep 30 and the first hour of November).
+func ScenarioOctober() (from, to time.Time) { return octData.from, octData.to }
+
 // promServer is the running Prometheus.
 type promServer struct {
 	url  string
