@@ -2,11 +2,13 @@
 // （月次）) from the Prometheus HTTP API: calendar-month availability (raw and
 // after agreed exemptions), outages against the yearly limit, the incident
 // list from alert history, jobs, backups and data integrity, security and
-// monitoring gaps, and writes it as XLSX, Markdown and CSV in Japanese.
+// 稼働未確認 minutes, and writes it as XLSX, Markdown and CSV in Japanese.
 //
 // Every figure counts whole minutes of the calendar month in JST, computed
-// from the raw series (see Querier.Fetch for how minutes are cut), so the
-// numbers do not depend on the rule evaluation of the recording rules.
+// from the raw series (see Querier.Fetch for how minutes are cut) by the
+// definition of docs/availability.md, which the recording rules implement
+// too (timeline.go mirrors them rule by rule; the shared fixtures of
+// testdata/availability prove both agree).
 package report
 
 import (

@@ -1,7 +1,7 @@
 // Package reporttest runs a real Prometheus for the report's tests: its
 // TSDB is backfilled with `promtool tsdb create-blocks-from openmetrics`
 // from a known scenario (a contract year with outages, planned stops,
-// monitoring gaps, alerts, jobs, integrity checks and security feeds).
+// unobserved minutes, alerts, jobs, integrity checks and security feeds).
 // Only tests import it.
 package reporttest
 
