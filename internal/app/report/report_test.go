@@ -560,3 +560,34 @@ func TestAvailabilityVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicas: with a second Prometheus (an HA replica) that scraped the
+// exporters while the first did not, a minute is 稼働未確認 only if neither
+// observed it.
+func TestReplicas(t *testing.T) {
+	gapFrom, gapTo := jstAt(2026, 10, 20, 10, 0, 0), jstAt(2026, 10, 20, 10, 30, 0)
+	replica := reporttest.StartWith(t, func(w *reporttest.OM) error {
+		for _, inst := range []string{"a", "b"} {
+			for _, check := range []string{"smtp", "roundtrip"} {
+				w.Series("bosaimail_check_up", fmt.Sprintf(`job="bosaimail",instance="%s:9742",service="mail",check="%s",kind="%s",critical="true"`, inst, check, check),
+					gapFrom, gapTo, time.Minute, func(time.Time) (float64, bool) { return 1, true })
+			}
+		}
+		return nil
+	})
+	q, err := NewQuerier(replica, nil, time.Minute, 256<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := octoberReport(t, Options{Replicas: []*Querier{q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mail: the replica saw 10:00-10:30 of the 45-minute gap; web: nothing.
+	if mail, web := r.Services[0], r.Services[1]; mail.Unobserved != 15 || mail.Up != 44332+30 || web.Unobserved != 45 {
+		t.Errorf("mail %+v\nweb %+v", mail, web)
+	}
+	if len(r.Unobserved) != 2 || r.Unobserved[1].Service != "mail" || !r.Unobserved[1].Start.Equal(gapTo) || r.Unobserved[1].Minutes != 15 {
+		t.Errorf("稼働未確認: %+v", r.Unobserved)
+	}
+}
