@@ -27,6 +27,14 @@ var (
 		"1 for each maintenance window active now, with its approval (empty when unapproved).", "service", "window", "approved_by", "approved_on")
 	exemptionActiveDesc = collector.NewDesc("exemption", "active",
 		"1 while an approved exemption (免責) of the exemption file covers the service by time range, else 0; present for every configured service when maintenance.exemptions is set.", "service")
+	exemptionWindowStartDesc = collector.NewDesc("exemption", "window_start_timestamp_seconds",
+		"Start of each approved time-range exemption of the exemption file (for queries that apply exemptions approved after the fact).", "service", "id")
+	exemptionWindowEndDesc = collector.NewDesc("exemption", "window_end_timestamp_seconds",
+		"End of each approved time-range exemption of the exemption file.", "service", "id")
+	confirmationWindowStartDesc = collector.NewDesc("confirmation", "window_start_timestamp_seconds",
+		"Start of each approved 稼働確認 record of the exemption file (for queries that apply records approved after the fact).", "service", "id")
+	confirmationWindowEndDesc = collector.NewDesc("confirmation", "window_end_timestamp_seconds",
+		"End of each approved 稼働確認 record of the exemption file.", "service", "id")
 	confirmationActiveDesc = collector.NewDesc("confirmation", "active",
 		"1 while an approved 稼働確認 record of the exemption file covers the service, else 0; present for every configured service when maintenance.exemptions is set.", "service")
 	maintenanceNextStartDesc = collector.NewDesc("maintenance", "next_start_timestamp_seconds",
@@ -266,6 +274,20 @@ func (c *maintenanceCollector) Update(ctx context.Context, ch chan<- prometheus.
 			}
 			ch <- prometheus.MustNewConstMetric(exemptionActiveDesc, prometheus.GaugeValue, exempt, svc)
 			ch <- prometheus.MustNewConstMetric(confirmationActiveDesc, prometheus.GaugeValue, confirmed, svc)
+			if ex != nil {
+				for _, e := range ex.Exemptions {
+					if e.Incident == "" && (e.Service == "" || e.Service == svc) {
+						ch <- prometheus.MustNewConstMetric(exemptionWindowStartDesc, prometheus.GaugeValue, float64(e.Start.Unix()), svc, e.ID)
+						ch <- prometheus.MustNewConstMetric(exemptionWindowEndDesc, prometheus.GaugeValue, float64(e.End.Unix()), svc, e.ID)
+					}
+				}
+				for _, c := range ex.Confirmations {
+					if c.Service == "" || c.Service == svc {
+						ch <- prometheus.MustNewConstMetric(confirmationWindowStartDesc, prometheus.GaugeValue, float64(c.Start.Unix()), svc, c.ID)
+						ch <- prometheus.MustNewConstMetric(confirmationWindowEndDesc, prometheus.GaugeValue, float64(c.End.Unix()), svc, c.ID)
+					}
+				}
+			}
 		}
 	}
 	return nil

@@ -119,6 +119,12 @@ bosaimail_exemption_active{service="admin"} 0
 bosaimail_exemption_active{service="api"} 0
 bosaimail_exemption_active{service="quiet"} 0
 bosaimail_exemption_active{service="web"} 1
+# HELP bosaimail_confirmation_window_start_timestamp_seconds Start of each approved 稼働確認 record of the exemption file (for queries that apply records approved after the fact).
+# TYPE bosaimail_confirmation_window_start_timestamp_seconds gauge
+bosaimail_confirmation_window_start_timestamp_seconds{id="CF-1",service="quiet"} 1.7966628e+09
+# HELP bosaimail_exemption_window_end_timestamp_seconds End of each approved time-range exemption of the exemption file.
+# TYPE bosaimail_exemption_window_end_timestamp_seconds gauge
+bosaimail_exemption_window_end_timestamp_seconds{id="EX-1",service="web"} 1.7966664e+09
 # HELP bosaimail_maintenance_window_info 1 for each maintenance window active now, with its approval (empty when unapproved).
 # TYPE bosaimail_maintenance_window_info gauge
 bosaimail_maintenance_window_info{approved_by="三重県防災対策部",approved_on="2026-01-05",service="web",window="db-monthly"} 1
@@ -142,7 +148,7 @@ bosaimail_source_up{collector="maintenance",source="exemptions"} 1
 bosaimail_source_up{collector="maintenance",source="local"} 1
 bosaimail_source_up{collector="maintenance",source="vendor"} 1
 `
-	names := []string{"bosaimail_confirmation_active", "bosaimail_exemption_active", "bosaimail_maintenance_window_info", "bosaimail_maintenance_active", "bosaimail_maintenance_active_end_timestamp_seconds", "bosaimail_maintenance_next_start_timestamp_seconds", "bosaimail_source_up"}
+	names := []string{"bosaimail_confirmation_window_start_timestamp_seconds", "bosaimail_exemption_window_end_timestamp_seconds", "bosaimail_confirmation_active", "bosaimail_exemption_active", "bosaimail_maintenance_window_info", "bosaimail_maintenance_active", "bosaimail_maintenance_active_end_timestamp_seconds", "bosaimail_maintenance_next_start_timestamp_seconds", "bosaimail_source_up"}
 	if err := testutil.CollectAndCompare(collector.Adapt(context.Background(), c), strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}

@@ -9,6 +9,17 @@ local g = import '../lib/dashboard.libsonnet';
     local t = cm.t,
     local objective = $._config.availabilityObjective,
     local outageBudget = $._config.outageBudget,
+    // Sum over the range of a minute series, and of its minutes covered by
+    // an approved record (exemption, 稼働確認) as the exporter lists the
+    // records now: records approved after the fact apply to the range as
+    // in the monthly report (the recorded series only knew the records of
+    // their time). The sample at T stands for the minute [T-1m, T).
+    local sum(series) = 'sum_over_time(%s{service=~"$service"}[$__range])' % series,
+    local covered(series, record) =
+      '(sum_over_time((%(s)s{service=~"$service"} > 0 and on (service) ((%(r)s_window_start_timestamp_seconds{%(sel)s} @ end() <= (time() - 60)) and on (service, id) (%(r)s_window_end_timestamp_seconds{%(sel)s} @ end() > (time() - 60))))[$__range:1m]) or on (service) (%(sum)s * 0))' % { s: series, r: record, sum: sum(series), sel: $._config.selector },
+    local exempt = covered('bosaimail:availability:stop_minutes', 'bosaimail_exemption'),
+    local confirmed = covered('bosaimail:availability:unobserved_minute', 'bosaimail_confirmation'),
+    local unplanned = 'count_over_time(bosaimail:availability:bad_minutes{service=~"$service"}[$__range])',
 
     'bosaimail-availability.json': g.dashboard(
       uid='bosaimail-availability',
@@ -23,10 +34,8 @@ local g = import '../lib/dashboard.libsonnet';
         g.row(t('表示期間（既定: 今月）', 'Selected range (default: this month)')),
         g.stat(
           t('稼働率（免責適用後）', 'Availability (after exemptions)'),
-          t('表示期間の契約稼働率 = 1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷（想定稼働時間 − 計画停止）。1分単位。月次報告と同じ定義です（docs/availability.md）。', 'Contractual availability over the range, as the monthly report computes it (docs/availability.md).'),
-          // One recorded sample per minute outside approved planned stops:
-          // the average is exactly the contract's error ratio.
-          [g.instant('1 - avg_over_time(bosaimail:availability:bad_minutes{service=~"$service"}[$__range])', '{{service}}')],
+          t('表示期間の契約稼働率 = 1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷（想定稼働時間 − 計画停止）。1分単位。月次報告と同じ定義で、エクスポーターが現在読んでいる免責・稼働確認を後から承認されたものも含めて適用します（docs/availability.md）。', 'Contractual availability over the range, as the monthly report computes it, with the exemptions and 稼働確認 records the exporter lists now (docs/availability.md).'),
+          [g.instant('1 - (%s - on (service) %s + on (service) %s - on (service) %s) / on (service) %s' % [sum('bosaimail:availability:stop_minutes'), exempt, sum('bosaimail:availability:unobserved_minute'), confirmed, unplanned], '{{service}}')],
           w=6,
           h=5,
           unit='percentunit',
@@ -36,7 +45,7 @@ local g = import '../lib/dashboard.libsonnet';
         g.stat(
           t('稼働率（免責適用前）', 'Availability (before exemptions)'),
           t('表示期間の稼働率（免責を適用しない値）。', 'Availability over the range without exemptions.'),
-          [g.instant('1 - avg_over_time(bosaimail:availability:bad_minutes_before_exemptions{service=~"$service"}[$__range])', '{{service}}')],
+          [g.instant('1 - (%s + on (service) %s - on (service) %s) / on (service) %s' % [sum('bosaimail:availability:stop_minutes'), sum('bosaimail:availability:unobserved_minute'), confirmed, unplanned], '{{service}}')],
           w=6,
           h=5,
           unit='percentunit',
