@@ -264,7 +264,6 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 	}
 	year := NewGrid(r.YearStart.Add(-leadIn), monthEnd)
 	mFrom, mTo := year.Index(month), year.N
-	yFrom := year.Index(r.YearStart)
 
 	tls, err := serviceTimelines(ctx, append([]*Querier{q}, o.Replicas...), o.Selector, year)
 	if err != nil {
@@ -362,7 +361,6 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		r.Unobserved = append(r.Unobserved, runs(year.N, mFrom, mTo, year, tl.service, func(i int) bool { return tl.states[i] == Unobserved })...)
 		r.Blips = append(r.Blips, tl.blips(year, mFrom, mTo)...)
 	}
-	_ = yFrom
 	sort.SliceStable(r.Unobserved, func(i, j int) bool { return r.Unobserved[i].Start.Before(r.Unobserved[j].Start) })
 	sort.SliceStable(r.Blips, func(i, j int) bool { return r.Blips[i].Start.Before(r.Blips[j].Start) })
 	for _, out := range all {

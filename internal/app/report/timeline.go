@@ -156,7 +156,7 @@ type Outage struct {
 	// OngoingAtEnd tells that it was still going on at the end of the
 	// month; End is then the month's end.
 	OngoingAtEnd bool
-	// counts tells whether it counts against the contract (not wholly
+	// contract tells whether it counts against the contract (not wholly
 	// exempted); set by run.
 	contract bool
 
