@@ -20,6 +20,11 @@
     // A down shorter than this is a 瞬断, neither downtime nor an outage.
     // Whole minutes; serviceDownFor must not be longer (every 停止 paged).
     minOutage: '1m',
+    // 対象システム: the services of the contract (a regex of service
+    // names) as one system, down while any of them is down; its figures
+    // carry service=<contractSystemName>.
+    contractServices: '.+',
+    contractSystemName: '対象システム',
     // The contract year starts on the 1st of this month, 00:00 JST.
     contractYearStartMonth: 4,
     // The contract-year sums carry over a Prometheus restart this short.

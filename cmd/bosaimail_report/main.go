@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ func run(args []string, now func() time.Time) int {
 		sel         = app.Flag("selector", "Label matchers that select the exporter's series (the mixin's selector).").Default(`job="bosaimail"`).String()
 		merge       = app.Flag("outage.merge-window", "停止 separated by a shorter recovery (planned stops not counted) are one 停止 (the mixin's outageMergeWindow).").Default("5m").Duration()
 		minOutage   = app.Flag("outage.min-duration", "A down shorter than this is a 瞬断, not a 停止 (the mixin's minOutage); whole minutes.").Default("1m").Duration()
+		contractSvc = app.Flag("contract-services", "Regular expression of the services of the contract, reported together as 対象システム, down while any of them is down (the mixin's contractServices).").Default(".+").String()
 		yearStart   = app.Flag("contract-year.start-month", "First month of the contract year (the mixin's contractYearStartMonth).").Default("4").Int()
 		target      = app.Flag("availability.target", "Contractual availability outside planned stops.").Default("0.995").Float64()
 		maxOutages  = app.Flag("outage.max-per-year", "Contractual limit of 停止 per contract year.").Default("3").Int()
@@ -88,6 +90,10 @@ func run(args []string, now func() time.Time) int {
 	if *minOutage < time.Minute || *minOutage%time.Minute != 0 {
 		return fail("bad --outage.min-duration", fmt.Errorf("%s is not a whole number of minutes (at least 1m)", *minOutage))
 	}
+	contractRE, err := regexp.Compile("^(?:" + *contractSvc + ")$")
+	if err != nil {
+		return fail("bad --contract-services", err)
+	}
 	if *yearStart < 1 || *yearStart > 12 {
 		return fail("bad --contract-year.start-month", fmt.Errorf("%d is not a month 1..12", *yearStart))
 	}
@@ -120,6 +126,7 @@ func run(args []string, now func() time.Time) int {
 	defer stop()
 	r, err := report.Build(ctx, qs[0], report.Options{
 		Month: m, Selector: *sel, MergeWindow: *merge, MinOutage: *minOutage, YearStartMonth: time.Month(*yearStart), Replicas: qs[1:],
+		ContractServices: contractRE, SystemName: "対象システム",
 		Target: *target, MaxOutages: *maxOutages,
 		AntivirusMaxAge: *antivirusAg, Exemptions: ex, Now: now, Logger: logger,
 	})

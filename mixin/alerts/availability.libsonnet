@@ -42,10 +42,10 @@ local service = import '../lib/service.libsonnet';
           {
             alert: 'BosaiMailAvailabilityBudgetBurn',
             expr: |||
-              bosaimail:availability:error_ratio_%(long)s > (%(factor)s * (1 - %(objective)s))
+              bosaimail:availability:error_ratio_%(long)s{service!="%(sys)s"} > (%(factor)s * (1 - %(objective)s))
               and on (service)
               bosaimail:availability:error_ratio_%(short)s > (%(factor)s * (1 - %(objective)s))
-            ||| % (w { objective: cfg.availabilityObjective }),
+            ||| % (w { objective: cfg.availabilityObjective, sys: cfg.contractSystemName }),
             'for': w['for'],
             labels: {
               severity: w.severity,
@@ -63,11 +63,12 @@ local service = import '../lib/service.libsonnet';
         ] + [
           {
             alert: 'BosaiMailOutageBudgetAtRisk',
-            // One 停止 left in the contract year. Fires only in the hour
+            // Per service; the 対象システム's figures are on the dashboards
+            // and in the report. One 停止 left in the contract year. Fires only in the hour
             // after the count rose to that value, so it mails once per new
             // 停止, not every repeat_interval for the rest of the year.
             expr: |||
-              bosaimail:outages:count_contract_year == %(outageBudget)d - 1
+              bosaimail:outages:count_contract_year{service!="%(contractSystemName)s"} == %(outageBudget)d - 1
               and on (service)
               (bosaimail:outages:count_contract_year > bosaimail:outages:count_contract_year offset %(outageBudgetNoticeFor)s)
             ||| % cfg,
@@ -86,7 +87,7 @@ local service = import '../lib/service.libsonnet';
             // The count reached (or passed) the budget: once per new 停止,
             // like BosaiMailOutageBudgetAtRisk.
             expr: |||
-              bosaimail:outages:count_contract_year >= %(outageBudget)d
+              bosaimail:outages:count_contract_year{service!="%(contractSystemName)s"} >= %(outageBudget)d
               and on (service)
               (bosaimail:outages:count_contract_year > bosaimail:outages:count_contract_year offset %(outageBudgetNoticeFor)s)
             ||| % cfg,

@@ -15,10 +15,12 @@ local g = import '../lib/dashboard.libsonnet';
     // in the monthly report (the recorded series only knew the records of
     // their time). The sample at T stands for the minute [T-1m, T).
     local sum(series) = 'sum_over_time(%s{service=~"$service"}[$__range])' % series,
-    local covered(series, record) =
-      '(sum_over_time((%(s)s{service=~"$service"} > 0 and on (service) ((%(r)s_window_start_timestamp_seconds{%(sel)s} @ end() <= (time() - 60)) and on (service, id) (%(r)s_window_end_timestamp_seconds{%(sel)s} @ end() > (time() - 60))))[$__range:1m]) or on (service) (%(sum)s * 0))' % { s: series, r: record, sum: sum(series), sel: $._config.selector },
-    local exempt = covered('bosaimail:availability:stop_minutes', 'bosaimail_exemption'),
-    local confirmed = covered('bosaimail:availability:unobserved_minute', 'bosaimail_confirmation'),
+    // Where no record applies (or for the 対象システム, whose records are its
+    // services'), the recorded figure of the time.
+    local covered(series, record, live) =
+      '(sum_over_time((%(s)s{service=~"$service"} > 0 and on (service) ((%(r)s_window_start_timestamp_seconds{%(sel)s} @ end() <= (time() - 60)) and on (service, id) (%(r)s_window_end_timestamp_seconds{%(sel)s} @ end() > (time() - 60))))[$__range:1m]) or on (service) %(live)s)' % { s: series, r: record, live: sum(live), sel: $._config.selector },
+    local exempt = covered('bosaimail:availability:stop_minutes', 'bosaimail_exemption', 'bosaimail:availability:exempt_minutes'),
+    local confirmed = covered('bosaimail:availability:unobserved_minute', 'bosaimail_confirmation', 'bosaimail:availability:confirmed_minute'),
     local unplanned = 'count_over_time(bosaimail:availability:bad_minutes{service=~"$service"}[$__range])',
 
     'bosaimail-availability.json': g.dashboard(

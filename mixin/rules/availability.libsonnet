@@ -34,6 +34,19 @@ local service = import '../lib/service.libsonnet';
   // The minute [T-1m, T) of each series (see the comment above).
   local minute(fn, metric) = '%s(%s[1m] offset 1ms)' % [fn, metric],
   local U = 'bosaimail:availability:services',
+  // 対象システム: the contract services as one system, down while any of
+  // them is down (docs/availability.md).
+  local SYS = cfg.contractSystemName,
+  local contract = 'service=~"%s", service!="%s"' % [cfg.contractServices, SYS],
+  local asSystem(e) = 'label_replace(%s, "service", "%s", "", "")' % [e, SYS],
+  // Contract services outside an approved planned stop this minute.
+  local NP = '(%s{%s} unless on (service) (bosaimail:availability:planned_minute{%s} == 1))' % [U, contract, contract],
+  // The system's value of a per-service minute flag A (1 up, 0 down,
+  // absent unobserved): 0 if any service is 0, absent if any service
+  // outside a planned stop is unobserved, else 1.
+  local systemOf(A) =
+    local a = '(%s and on (service) %s)' % [A, NP];
+    asSystem('(min(%(a)s) == 0 or (min(%(a)s) unless on () (count(%(np)s) > count(%(a)s))))' % { a: a, np: NP }),
   local active(metric) = '(max by (service) (%s) == 1)' % minute('max_over_time', '%s{%s}' % [metric, cfg.selector]),
   // Contract year of the minute being classified (its start, in JST):
   // years start on the 1st of contractYearStartMonth 00:00 JST.
@@ -95,16 +108,36 @@ local service = import '../lib/service.libsonnet';
             record: U,
             expr: |||
               group by (service) (last_over_time(bosaimail:maintenance_active[1d] offset 1ms))
-            |||,
+              or
+              %s
+            ||| % asSystem('group(last_over_time(bosaimail:maintenance_active{%s}[1d] offset 1ms))' % contract),
           },
           {
             // 1 while a known service has no critical check result now.
             record: 'bosaimail:monitoring_gap',
             expr: |||
-              (%(U)s unless on (service) bosaimail:service_up)
+              (%(U)s{service!="%(sys)s"} unless on (service) bosaimail:service_up)
               or on (service)
               (bosaimail:service_up * 0)
-            ||| % { U: U },
+            ||| % { U: U, sys: SYS },
+          },
+          {
+            // 1 in an approved planned stop (any sample of the minute said
+            // so), else 0. Unapproved windows never set it (the exporter
+            // exposes them as bosaimail_maintenance_unapproved_active).
+            record: 'bosaimail:availability:planned_minute',
+            // The system is in a planned stop when all of its services are.
+            expr: |||
+              (max by (service) (%(m)s) == bool 1)
+              or on (service)
+              %(sys)s
+              or on (service)
+              (%(U)s * 0)
+            ||| % {
+              m: minute('max_over_time', 'bosaimail_maintenance_active{%s}' % cfg.selector),
+              U: U,
+              sys: asSystem('(vector(1) and on () (count(max by (service) (%(m)s) == 1) == count(%(u)s{%(c)s})))' % { u: U, c: contract, m: minute('max_over_time', 'bosaimail_maintenance_active{%s, %s}' % [cfg.selector, contract]) }),
+            },
           },
           {
             // 1 for a minute in which at least one vantage point saw every
@@ -112,25 +145,47 @@ local service = import '../lib/service.libsonnet';
             // point failed a critical check all minute long (a down minute);
             // absent when nobody observed the minute.
             record: 'bosaimail:availability:up_any_minute',
-            expr: '%s\n' % service.up('min by (service, instance) (%s)' % minute('max_over_time', checks)),
+            expr: '%(s)s\nor\n%(sys)s\n' % {
+              s: service.up('min by (service, instance) (%s)' % minute('max_over_time', checks)),
+              sys: systemOf(service.up('min by (service, instance) (%s)' % minute('max_over_time', checks))),
+            },
           },
           {
             // 1 for a minute in which at least one vantage point saw every
             // probe of every critical check succeed; 0 for a minute with a
             // failure (a down minute, or a 瞬断 when up_any_minute is 1).
             record: 'bosaimail:availability:up_all_minute',
-            expr: '%s\n' % service.up('min by (service, instance) (%s)' % minute('min_over_time', checks)),
+            expr: '%(s)s\nor\n%(sys)s\n' % {
+              s: service.up('min by (service, instance) (%s)' % minute('min_over_time', checks)),
+              sys: systemOf(service.up('min by (service, instance) (%s)' % minute('min_over_time', checks))),
+            },
           },
           {
-            // 1 in an approved planned stop (any sample of the minute said
-            // so), else 0. Unapproved windows never set it (the exporter
-            // exposes them as bosaimail_maintenance_unapproved_active).
-            record: 'bosaimail:availability:planned_minute',
+            // 1 while an approved exemption covers the service (as the
+            // exporter lists it at the time); the system's minute is
+            // exempt when every down service of it is.
+            record: 'bosaimail:availability:exempt_active_minute',
             expr: |||
-              (max by (service) (%(m)s) == bool 1)
+              %(ex)s
               or on (service)
-              (%(U)s * 0)
-            ||| % { m: minute('max_over_time', 'bosaimail_maintenance_active{%s}' % cfg.selector), U: U },
+              %(sys)s
+            ||| % {
+              ex: active('bosaimail_exemption_active'),
+              sys: asSystem('(vector(1) and on () (count(%(d)s) == count(%(d)s and on (service) %(ex)s)))' % { d: '(bosaimail:availability:up_any_minute{%s} == 0 and on (service) %s)' % [contract, NP], ex: active('bosaimail_exemption_active') }),
+            },
+          },
+          {
+            // 1 while an approved 稼働確認 record covers the service; the
+            // system's minute when every unobserved service of it is.
+            record: 'bosaimail:availability:confirm_active_minute',
+            expr: |||
+              %(cf)s
+              or on (service)
+              %(sys)s
+            ||| % {
+              cf: active('bosaimail_confirmation_active'),
+              sys: asSystem('(vector(1) and on () (count(%(u)s) == count(%(u)s and on (service) %(cf)s)))' % { u: '(%s unless on (service) bosaimail:availability:up_any_minute)' % NP, cf: active('bosaimail_confirmation_active') }),
+            },
           },
           {
             record: 'bosaimail:availability:down_minute',
@@ -174,7 +229,7 @@ local service = import '../lib/service.libsonnet';
               ((bosaimail:availability:unobserved_minute == 1) and on (service) %(conf)s)
               or on (service)
               (%(U)s * 0)
-            ||| % { U: U, conf: active('bosaimail_confirmation_active') },
+            ||| % { U: U, conf: '(bosaimail:availability:confirm_active_minute == 1)' },
           },
           {
             // Consecutive down minutes up to now, capped at minOutage.
@@ -247,7 +302,7 @@ local service = import '../lib/service.libsonnet';
               (bosaimail:availability:stop_minutes and on (service) %(ex)s)
               or on (service)
               (%(U)s * 0)
-            ||| % { U: U, ex: active('bosaimail_exemption_active') },
+            ||| % { U: U, ex: '(bosaimail:availability:exempt_active_minute == 1)' },
           },
           {
             // 1 at the first 停止 minute not covered by an exemption: the

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -47,6 +48,11 @@ type Options struct {
 	// Replicas are further Prometheus servers holding the same data (HA
 	// pairs): a minute is 稼働未確認 only if none of them observed it.
 	Replicas []*Querier
+	// ContractServices selects the services of the 対象システム (nil: all);
+	// SystemName names it (the mixin's contractServices and
+	// contractSystemName; empty: no system row).
+	ContractServices *regexp.Regexp
+	SystemName       string
 	// Target is the contractual availability (0.995) and MaxOutages the
 	// yearly outage limit (3).
 	Target     float64
@@ -101,7 +107,9 @@ type Report struct {
 	Target                     float64
 	MaxOutages                 int
 	MergeWindow, MinOutage     time.Duration
-	AntivirusMaxAge            time.Duration
+	// SystemName names the 対象システム row (empty: none).
+	SystemName      string
+	AntivirusMaxAge time.Duration
 	// ScrapeInterval is the typical spacing of the check samples of the
 	// month (0 when it cannot be told).
 	ScrapeInterval time.Duration
@@ -258,6 +266,7 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		Month: month, MonthEnd: monthEnd, YearStart: ContractYearStart(month, o.YearStartMonth),
 		GeneratedAt: o.Now().In(config.Tokyo), Source: q.url, Selector: o.Selector,
 		Target: o.Target, MaxOutages: o.MaxOutages, MergeWindow: o.MergeWindow, MinOutage: o.MinOutage, AntivirusMaxAge: o.AntivirusMaxAge,
+		SystemName: o.SystemName,
 	}
 	for _, rq := range o.Replicas {
 		r.Source += ", " + rq.url
@@ -291,18 +300,35 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 	minOut, merge := int(o.MinOutage/minute), int(o.MergeWindow/minute)
 	outagesBySvc := map[string][]*Outage{}
 	var all []*Outage
+	services := tls
 	find := func() {
 		all = all[:0]
-		for _, tl := range tls {
+		tls = services
+		if o.SystemName != "" {
+			var cs []*timeline
+			for _, tl := range services {
+				if o.ContractServices == nil || o.ContractServices.MatchString(tl.service) {
+					cs = append(cs, tl)
+				}
+			}
+			if sys := systemTimeline(o.SystemName, cs); sys != nil {
+				tls = append(append([]*timeline{}, services...), sys)
+			}
+		}
+		for k, tl := range tls {
 			tl.run(minOut, merge)
 			os := tl.outages(year)
 			outagesBySvc[tl.service] = os
-			all = append(all, os...)
+			// The system's 停止 are its services' 停止 seen together: they
+			// count in its figures row, not again in the lists.
+			if k < len(services) {
+				all = append(all, os...)
+			}
 		}
 	}
 	find()
 	if o.Exemptions != nil {
-		r.Exemptions, r.Confirmations, err = applyExemptions(o.Exemptions, tls, &all, find, year, mFrom, o.Logger)
+		r.Exemptions, r.Confirmations, err = applyExemptions(o.Exemptions, services, &all, find, year, mFrom, o.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -311,10 +337,10 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		out.Responsible = responsibleDuring(alerts, out)
 	}
 
-	if r.Planned, err = plannedStops(ctx, q, o.Selector, tls, year, mFrom); err != nil {
+	if r.Planned, err = plannedStops(ctx, q, o.Selector, services, year, mFrom); err != nil {
 		return nil, err
 	}
-	r.trend(tls, all, alerts, year)
+	r.trend(services, all, alerts, year)
 	r.timelines, r.grid = tls, year
 	for _, tl := range tls {
 		f := ServiceFigures{Service: tl.service, counts: tl.count(mFrom, mTo), NoData: !tl.observed(mFrom, mTo)}
@@ -358,6 +384,9 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		y.ratios()
 		r.Services = append(r.Services, f)
 		r.Year = append(r.Year, y)
+		if tl.service == o.SystemName {
+			continue
+		}
 		r.Unobserved = append(r.Unobserved, runs(year.N, mFrom, mTo, year, tl.service, func(i int) bool { return tl.states[i] == Unobserved })...)
 		r.Blips = append(r.Blips, tl.blips(year, mFrom, mTo)...)
 	}

@@ -57,7 +57,12 @@ func TestOctober(t *testing.T) {
 	// web: 3 minutes on Oct 18, 5 inside the unapproved window of Oct 22.
 	web := ServiceFigures{Service: "web", counts: counts{Minutes: 44640, Up: 44587, Down: 8, Stop: 8, Unobserved: 45},
 		Outages: 2, OutagesContract: 2}
-	wantSvc := []ServiceFigures{mail, web}
+	// 対象システム: down while either is (142 + 8, never at once), no
+	// planned stop (web ran while mail was in one), the 45 minutes of Oct 20
+	// unobserved and not confirmed (web's were not), the 瞬断 of mail.
+	system := ServiceFigures{Service: "対象システム", counts: counts{Minutes: 44640, Up: 44444, Blip: 1, Down: 150, Stop: 150, ExemptStop: 90, Unobserved: 45},
+		Outages: 7, OutagesContract: 6}
+	wantSvc := []ServiceFigures{mail, web, system}
 	for i := range wantSvc {
 		wantSvc[i].ratios()
 	}
@@ -79,6 +84,7 @@ func TestOctober(t *testing.T) {
 		{Service: "mail", counts: counts{Minutes: 177120, Planned: 120, Up: 177120 - 120 - 172 - 45 - 1, Blip: 1, Down: 172, Stop: 172, ExemptStop: 110, Unobserved: 45, Confirmed: 30},
 			Outages: 7, OutagesContract: 5},
 		{Service: "web", counts: counts{Minutes: 177120, Up: 177120 - 8 - 45, Down: 8, Stop: 8, Unobserved: 45}, Outages: 2, OutagesContract: 2},
+		{Service: "対象システム", counts: counts{Minutes: 177120, Up: 177120 - 180 - 45 - 1, Blip: 1, Down: 180, Stop: 180, ExemptStop: 110, Unobserved: 45}, Outages: 9, OutagesContract: 7},
 	}
 	for i := range wantYear {
 		wantYear[i].ratios()

@@ -220,6 +220,7 @@ func (r *Report) figuresTable(title, name string, rows []ServiceFigures, limit b
 func (r *Report) availability() Section {
 	return Section{Sheet: "稼働実績", Landscape: true, Lines: []string{
 		"稼働率(免責適用後) = 1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷ 想定稼働時間。想定稼働時間は期間から承認済みの計画停止を除いた時間。稼働未確認は、どの監視拠点・監視サーバーからも観測できなかった時間で、承認された稼働確認の記録がない限り稼働していなかったものとして数える。",
+		"対象システムは契約の対象サービス全体で、いずれかのサービスが停止している間は停止、すべてのサービスが計画停止中の間だけ計画停止とする。",
 		fmt.Sprintf("稼働率(免責適用前)は免責を適用しない値、実測稼働率は観測できた時間だけで見た参考値。目標は %s 以上、停止回数の上限は契約年度あたり %d 回（免責適用後）。瞬断は停止に数えない。", percent(r.Target), r.MaxOutages),
 		"契約年度の集計は、年度初めから当月末までのうち監視データのある月の合計（データのない月は判定保留として除く）。",
 	}, Tables: []Table{
@@ -298,9 +299,11 @@ func (r *Report) incidents() Section {
 }
 
 func (r *Report) statistics() Section {
-	services := make([]string, len(r.Services))
-	for i, sv := range r.Services {
-		services[i] = sv.Service
+	var services []string
+	for _, sv := range r.Services {
+		if sv.Service != r.SystemName {
+			services = append(services, sv.Service)
+		}
 	}
 	cols := []Column{
 		{"月", Text, 24}, {"停止回数(免責適用前)", Int, 13}, {"うち免責", Int, 9}, {"停止回数(免責適用後)", Int, 13}, {"停止時間(分)", Int, 11},

@@ -275,3 +275,52 @@ func runs(n, from, to int, g Grid, service string, match func(i int) bool) []Spa
 	}
 	return out
 }
+
+// systemTimeline is the 対象システム: the contract services as one system
+// (the recording rules' service=<contractSystemName>). A minute is a
+// planned stop when every service is in one; otherwise, over the services
+// outside a planned stop, it is down when any is down, unobserved when
+// none is down and any is unobserved, a 瞬断 minute when any had a failed
+// probe, else up. A down minute is exempt when every down service's is; an
+// unobserved one confirmed when every unobserved service's is.
+func systemTimeline(name string, services []*timeline) *timeline {
+	if len(services) == 0 {
+		return nil
+	}
+	n := len(services[0].states)
+	tl := &timeline{service: name, states: make([]State, n), plannedDown: make([]bool, n),
+		exemptOn: make([]bool, n), confirmOn: make([]bool, n)}
+	for i := 0; i < n; i++ {
+		planned, down, unobserved, blip := 0, 0, 0, 0
+		exempt, confirmed := true, true
+		for _, s := range services {
+			switch s.states[i] {
+			case Planned:
+				planned++
+			case Down:
+				down++
+				exempt = exempt && s.exemptOn[i]
+			case Unobserved:
+				unobserved++
+				confirmed = confirmed && s.confirmOn[i]
+			case Blip:
+				blip++
+			}
+		}
+		switch {
+		case planned == len(services):
+			tl.states[i] = Planned
+		case down > 0:
+			tl.states[i] = Down
+			tl.exemptOn[i] = exempt
+		case unobserved > 0:
+			tl.states[i] = Unobserved
+			tl.confirmOn[i] = confirmed
+		case blip > 0:
+			tl.states[i] = Blip
+		default:
+			tl.states[i] = Up
+		}
+	}
+	return tl
+}
