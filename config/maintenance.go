@@ -13,10 +13,17 @@ import (
 // occurrence starts at start and each occurrence lasts duration (or
 // end - start). Times without an offset are Asia/Tokyo (JST, no DST).
 //
+// Only a window with approved_by and approved_on (承認者, 承認日, the same
+// keys as exemptions) is a planned stop that excludes time and inhibits
+// alerts; one without is still exposed (bosaimail_maintenance_unapproved_active)
+// and listed as 未承認 in the report.
+//
 //	maintenance:
 //	  - name: os-patch
 //	    start: "2026-12-08 23:00"
 //	    end: "2026-12-09 01:30"
+//	    approved_by: 三重県防災対策部災害対策課
+//	    approved_on: "2026-11-20"
 //	  - name: db-monthly            # every second Tuesday 02:00-04:00 JST
 //	    start: "2026-01-13 02:00"
 //	    duration: 2h
@@ -28,6 +35,9 @@ type MaintenanceWindow struct {
 	End         string   `yaml:"end"`
 	Duration    Duration `yaml:"duration"`
 	RRule       string   `yaml:"rrule"`
+	// ApprovedBy and ApprovedOn (YYYY-MM-DD) record the customer's approval.
+	ApprovedBy string `yaml:"approved_by"`
+	ApprovedOn string `yaml:"approved_on"`
 
 	// Event is the parsed window, filled in by validation.
 	Event maintenance.Event `yaml:"-"`
@@ -69,6 +79,19 @@ func (w *MaintenanceWindow) validate(v *Validator, path string, cfg *Config) {
 		return
 	}
 	w.Event = maintenance.Event{UID: w.Name, Summary: w.Description, Start: start, End: end}
+	switch {
+	case w.ApprovedBy != "" && w.ApprovedOn != "":
+		on, err := maintenance.ParseApprovalDate(w.ApprovedOn, Tokyo)
+		if err != nil {
+			v.Errorf(path+".approved_on", "%v", err)
+			return
+		}
+		w.Event.ApprovedBy, w.Event.ApprovedOn = w.ApprovedBy, on
+	case w.ApprovedBy != "":
+		v.Errorf(path+".approved_on", "missing: an approval needs the approver and the date (YYYY-MM-DD)")
+	case w.ApprovedOn != "":
+		v.Errorf(path+".approved_by", "missing: an approval needs the approver and the date (YYYY-MM-DD)")
+	}
 	if w.RRule == "" {
 		return
 	}
@@ -100,6 +123,31 @@ func pathOf(path string, cond bool, a, b string) string {
 //	      file: maintenance.ics
 type MaintenanceConfig struct {
 	Calendars []MaintenanceCalendar `yaml:"calendars"`
+	// Exemptions is the file of approved exemptions (免責) and 稼働確認
+	// records, in the report's --exemptions format (docs/report.md), read
+	// in the background so that the recording rules apply them live.
+	Exemptions *ExemptionSource `yaml:"exemptions"`
+}
+
+// ExemptionSource is where the exporter reads the exemption file: a file
+// (relative to the config file) or a URL (e.g. the incident ledger).
+//
+//	maintenance:
+//	  exemptions:
+//	    url: https://ledger.example.jp/exemptions.yml
+//	    refresh_interval: 5m
+type ExemptionSource struct {
+	File string `yaml:"file"`
+	URL  URL    `yaml:"url"`
+	// How often the file is read again; default 5m.
+	RefreshInterval Duration `yaml:"refresh_interval"`
+	// Bounds one fetch; default 30s.
+	Timeout Duration `yaml:"timeout"`
+	// Bounds the file's size; default 4 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+
+	// Path is File resolved against the config file.
+	Path string `yaml:"-"`
 }
 
 // MaintenanceCalendar is one iCalendar source.
@@ -125,6 +173,17 @@ type MaintenanceCalendar struct {
 }
 
 func (m *MaintenanceConfig) setDefaults() {
+	if e := m.Exemptions; e != nil {
+		if e.RefreshInterval == 0 {
+			e.RefreshInterval = Duration(5 * time.Minute)
+		}
+		if e.Timeout == 0 {
+			e.Timeout = Duration(30 * time.Second)
+		}
+		if e.MaxBytes == 0 {
+			e.MaxBytes = 4 << 20
+		}
+	}
 	for i := range m.Calendars {
 		c := &m.Calendars[i]
 		if c.RefreshInterval == 0 {
@@ -143,6 +202,26 @@ func (m *MaintenanceConfig) setDefaults() {
 }
 
 func (m *MaintenanceConfig) validate(v *Validator, path string, cfg *Config) {
+	if e := m.Exemptions; e != nil {
+		p := path + ".exemptions"
+		switch {
+		case e.File != "" && !e.URL.IsZero():
+			v.Errorf(p, "set either file or url, not both")
+		case e.File != "":
+			e.Path = cfg.Resolve(e.File)
+		case e.URL.IsZero():
+			v.Errorf(p, "a file or a url is required")
+		}
+		if e.RefreshInterval <= 0 {
+			v.Errorf(p+".refresh_interval", "must be positive")
+		}
+		if e.Timeout <= 0 {
+			v.Errorf(p+".timeout", "must be positive")
+		}
+		if e.MaxBytes <= 0 {
+			v.Errorf(p+".max_bytes", "must be positive")
+		}
+	}
 	names := make([]string, len(m.Calendars))
 	for i := range m.Calendars {
 		c := &m.Calendars[i]

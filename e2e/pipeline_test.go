@@ -179,7 +179,9 @@ func maintenanceSilences(ctx context.Context, t *testing.T, s *stack.Stack) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	window := fmt.Sprintf("    maintenance:\n      - start: %q\n        end: %q\n", now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	// Approved: only an approved window is a planned stop that inhibits.
+	window := fmt.Sprintf("    maintenance:\n      - start: %q\n        end: %q\n        approved_by: 三重県防災対策部災害対策課\n        approved_on: %q\n",
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339), now.Format("2006-01-02"))
 	marker := "    description: 緊急情報メール配信\n"
 	if !strings.Contains(string(cfg), marker) {
 		t.Fatalf("%s: no line %q to add the maintenance window after", s.ExporterConfigPath, marker)

@@ -14,11 +14,23 @@
     // excluded, and at most outageBudget unplanned outages a year.
     availabilityObjective: 0.995,
     outageBudget: 3,
-    // Downs separated by a recovery shorter than this are one outage.
+    // 停止 separated by a recovery shorter than this (planned stops not
+    // counted) are one 停止. Whole minutes.
     outageMergeWindow: '5m',
-    // Evaluation interval of the availability group. Every recorded sample
-    // of bosaimail:service_up:unplanned weighs this much time; the ratios
-    // are sample averages, so they stay exact whatever the value.
+    // A down shorter than this is a 瞬断, neither downtime nor an outage.
+    // Whole minutes; serviceDownFor must not be longer (every 停止 paged).
+    minOutage: '1m',
+    // 対象システム: the services of the contract (a regex of service
+    // names) as one system, down while any of them is down; its figures
+    // carry service=<contractSystemName>.
+    contractServices: '.+',
+    contractSystemName: '対象システム',
+    // The contract year starts on the 1st of this month, 00:00 JST.
+    contractYearStartMonth: 4,
+    // The contract-year sums carry over a Prometheus restart this short.
+    availabilityCarryWindow: '1d',
+    // Evaluation interval of the availability group: one recorded sample
+    // per minute of the contract (must stay 1m).
     availabilityInterval: '1m',
     // Reaches back to the previous evaluation of the same group (left-open
     // range, so more than one interval and less than two).
@@ -26,10 +38,14 @@
     // The 30d/365d ratios and the outage count change slowly: a separate
     // group evaluates them less often.
     availabilityLongInterval: '5m',
+    // BosaiMailOutageBudgetAtRisk/Exhausted fire for this long after the
+    // contract-year count rose (one mail per new 停止).
+    outageBudgetNoticeFor: '1h',
     // BosaiMailServiceDown fires after the service is down this long.
     serviceDownFor: '1m',
     // The exporter not scraped (or a service missing from its output) this
-    // long is an alert: that time is neither up nor down.
+    // long is an alert: that time is 稼働未確認 and counts against the
+    // contractual availability.
     exporterDownFor: '5m',
     monitoringGapFor: '5m',
     // Multi-window multi-burn-rate alerts over a 30-day budget (Google SRE

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +31,7 @@ func main() {
 func run(args []string, now func() time.Time) int {
 	app := kingpin.New("bosaimail_report", "Writes the monthly operations report (運用保守業務報告書（月次）) from Prometheus.")
 	var (
-		promURL     = app.Flag("prometheus.url", "Base URL of the Prometheus HTTP API.").Default("http://127.0.0.1:9090").String()
+		promURLs    = app.Flag("prometheus.url", "Base URL of the Prometheus HTTP API; repeat it for the replicas of an HA pair (a minute is 稼働未確認 only if no replica observed it).").Default("http://127.0.0.1:9090").Strings()
 		httpConfig  = app.Flag("prometheus.http-config", "Optional file with the HTTP client settings (TLS, basic auth, bearer token) for Prometheus, in Prometheus' http_config format.").ExistingFile()
 		timeout     = app.Flag("prometheus.timeout", "Timeout of each query.").Default("2m").Duration()
 		maxBytes    = app.Flag("prometheus.max-response-bytes", "Largest answer read from Prometheus.").Default("268435456").Int64()
@@ -41,9 +42,12 @@ func run(args []string, now func() time.Time) int {
 		ledgerURL   = app.Flag("ledger.url", "Base URL of the incident ledger (bosaimail_ledger): 障害票 and, without --exemptions, the approved exemptions come from it. See docs/ledger.md.").String()
 		ledgerToken = app.Flag("ledger.token-file", "File holding the ledger's API token (its --api.token-file).").ExistingFile()
 		sel         = app.Flag("selector", "Label matchers that select the exporter's series (the mixin's selector).").Default(`job="bosaimail"`).String()
-		merge       = app.Flag("outage.merge-window", "Downs separated by a shorter recovery are one outage (the mixin's outageMergeWindow).").Default("5m").Duration()
+		merge       = app.Flag("outage.merge-window", "停止 separated by a shorter recovery (planned stops not counted) are one 停止 (the mixin's outageMergeWindow).").Default("5m").Duration()
+		minOutage   = app.Flag("outage.min-duration", "A down shorter than this is a 瞬断, not a 停止 (the mixin's minOutage); whole minutes.").Default("1m").Duration()
+		contractSvc = app.Flag("contract-services", "Regular expression of the services of the contract, reported together as 対象システム, down while any of them is down (the mixin's contractServices).").Default(".+").String()
+		yearStart   = app.Flag("contract-year.start-month", "First month of the contract year (the mixin's contractYearStartMonth).").Default("4").Int()
 		target      = app.Flag("availability.target", "Contractual availability outside planned stops.").Default("0.995").Float64()
-		maxOutages  = app.Flag("outage.max-per-year", "Contractual limit of outages per contract year (April to March).").Default("3").Int()
+		maxOutages  = app.Flag("outage.max-per-year", "Contractual limit of 停止 per contract year.").Default("3").Int()
 		antivirusAg = app.Flag("antivirus.max-age", "Antivirus signature age above which a minute counts as stale.").Default("24h").Duration()
 		logCfg      logging.Config
 	)
@@ -93,8 +97,18 @@ func run(args []string, now func() time.Time) int {
 	if *target <= 0 || *target > 1 {
 		return fail("bad --availability.target", fmt.Errorf("%v is not a ratio in (0, 1]", *target))
 	}
-	if *merge < 0 {
-		return fail("bad --outage.merge-window", fmt.Errorf("must not be negative"))
+	if *merge < 0 || *merge%time.Minute != 0 {
+		return fail("bad --outage.merge-window", fmt.Errorf("%s is not a whole, non-negative number of minutes", *merge))
+	}
+	if *minOutage < time.Minute || *minOutage%time.Minute != 0 {
+		return fail("bad --outage.min-duration", fmt.Errorf("%s is not a whole number of minutes (at least 1m)", *minOutage))
+	}
+	contractRE, err := regexp.Compile("^(?:" + *contractSvc + ")$")
+	if err != nil {
+		return fail("bad --contract-services", err)
+	}
+	if *yearStart < 1 || *yearStart > 12 {
+		return fail("bad --contract-year.start-month", fmt.Errorf("%d is not a month 1..12", *yearStart))
 	}
 	var ex *exemption.File
 	if *exemptions != "" {
@@ -117,22 +131,28 @@ func run(args []string, now func() time.Time) int {
 	if err := dbOpts.Check(); err != nil {
 		return fail("bad --database.* flag", err)
 	}
-	q, err := report.NewQuerier(*promURL, rt, *timeout, *maxBytes)
-	if err != nil {
-		return fail("bad --prometheus.url", err)
+	var qs []*report.Querier
+	for _, u := range *promURLs {
+		q, err := report.NewQuerier(u, rt, *timeout, *maxBytes)
+		if err != nil {
+			return fail("bad --prometheus.url", err)
+		}
+		qs = append(qs, q)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var ledgerIncidents []report.LedgerIncident
 	if *ledgerURL != "" {
-		ledgerIncidents, ex, err = readLedger(ctx, *ledgerURL, *ledgerToken, m, ex, *timeout)
+		ledgerIncidents, ex, err = readLedger(ctx, *ledgerURL, *ledgerToken, m, time.Month(*yearStart), ex, *timeout)
 		if err != nil {
 			return fail("cannot read the incident ledger; nothing was written", err)
 		}
 	}
-	r, err := report.Build(ctx, q, report.Options{
-		Month: m, Selector: *sel, MergeWindow: *merge, Target: *target, MaxOutages: *maxOutages,
+	r, err := report.Build(ctx, qs[0], report.Options{
+		Month: m, Selector: *sel, MergeWindow: *merge, MinOutage: *minOutage, YearStartMonth: time.Month(*yearStart), Replicas: qs[1:],
+		ContractServices: contractRE, SystemName: "対象システム",
+		Target: *target, MaxOutages: *maxOutages,
 		AntivirusMaxAge: *antivirusAg, Exemptions: ex, Now: now, Logger: logger,
 		Database: dbOpts,
 	})

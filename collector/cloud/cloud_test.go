@@ -377,8 +377,9 @@ cloud:
 }
 
 // TestCloudMaintenanceFeedsCalendar: an opted-in provider maintenance in
-// progress is a planned stop of the service (bosaimail_maintenance_active),
-// and the next announced one is its next start.
+// progress is shown for the service as a window without approval
+// (bosaimail_maintenance_unapproved_active): it becomes a planned stop
+// (bosaimail_maintenance_active) only once approved (docs/availability.md).
 func TestCloudMaintenanceFeedsCalendar(t *testing.T) {
 	srv := fakeCloud(t)
 	cfg := loadCloudConfig(t, srv, `services:
@@ -404,12 +405,16 @@ cloud:
 		t.Fatal(err)
 	}
 	want := `
-# HELP bosaimail_maintenance_active 1 while the service is in a planned stop (計画停止) of its maintenance calendar, else 0; present for every configured service.
+# HELP bosaimail_maintenance_active 1 while the service is in an approved planned stop (計画停止: a window with approved_by and approved_on), else 0; present for every configured service.
 # TYPE bosaimail_maintenance_active gauge
-bosaimail_maintenance_active{service="mail"} 1
+bosaimail_maintenance_active{service="mail"} 0
 bosaimail_maintenance_active{service="web"} 0
+# HELP bosaimail_maintenance_unapproved_active 1 while a maintenance window without approval (未承認, including provider maintenance) covers the service, else 0: shown, but it excludes nothing and inhibits nothing.
+# TYPE bosaimail_maintenance_unapproved_active gauge
+bosaimail_maintenance_unapproved_active{service="mail"} 1
+bosaimail_maintenance_unapproved_active{service="web"} 0
 `
-	if err := testutil.CollectAndCompare(collector.Adapt(context.Background(), m), strings.NewReader(want), "bosaimail_maintenance_active"); err != nil {
+	if err := testutil.CollectAndCompare(collector.Adapt(context.Background(), m), strings.NewReader(want), "bosaimail_maintenance_active", "bosaimail_maintenance_unapproved_active"); err != nil {
 		t.Error(err)
 	}
 }

@@ -13,13 +13,30 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
+	"github.com/bosaimail/bosaimail_exporter/internal/exemption"
 	"github.com/bosaimail/bosaimail_exporter/internal/fetch"
 	"github.com/bosaimail/bosaimail_exporter/internal/maintenance"
 )
 
 var (
 	maintenanceActiveDesc = collector.NewDesc("maintenance", "active",
-		"1 while the service is in a planned stop (計画停止) of its maintenance calendar, else 0; present for every configured service.", "service")
+		"1 while the service is in an approved planned stop (計画停止: a window with approved_by and approved_on), else 0; present for every configured service.", "service")
+	maintenanceUnapprovedDesc = collector.NewDesc("maintenance", "unapproved_active",
+		"1 while a maintenance window without approval (未承認, including provider maintenance) covers the service, else 0: shown, but it excludes nothing and inhibits nothing.", "service")
+	maintenanceWindowInfoDesc = collector.NewDesc("maintenance", "window_info",
+		"1 for each maintenance window active now, with its approval (empty when unapproved).", "service", "window", "approved_by", "approved_on")
+	exemptionActiveDesc = collector.NewDesc("exemption", "active",
+		"1 while an approved exemption (免責) of the exemption file covers the service by time range, else 0; present for every configured service when maintenance.exemptions is set.", "service")
+	exemptionWindowStartDesc = collector.NewDesc("exemption", "window_start_timestamp_seconds",
+		"Start of each approved time-range exemption of the exemption file (for queries that apply exemptions approved after the fact).", "service", "id")
+	exemptionWindowEndDesc = collector.NewDesc("exemption", "window_end_timestamp_seconds",
+		"End of each approved time-range exemption of the exemption file.", "service", "id")
+	confirmationWindowStartDesc = collector.NewDesc("confirmation", "window_start_timestamp_seconds",
+		"Start of each approved 稼働確認 record of the exemption file (for queries that apply records approved after the fact).", "service", "id")
+	confirmationWindowEndDesc = collector.NewDesc("confirmation", "window_end_timestamp_seconds",
+		"End of each approved 稼働確認 record of the exemption file.", "service", "id")
+	confirmationActiveDesc = collector.NewDesc("confirmation", "active",
+		"1 while an approved 稼働確認 record of the exemption file covers the service, else 0; present for every configured service when maintenance.exemptions is set.", "service")
 	maintenanceNextStartDesc = collector.NewDesc("maintenance", "next_start_timestamp_seconds",
 		"Start of the service's next planned stop (one in progress is not next); absent when none is known within 400 days.", "service")
 	maintenanceActiveEndDesc = collector.NewDesc("maintenance", "active_end_timestamp_seconds",
@@ -37,6 +54,8 @@ type maintenanceCollector struct {
 	// announcements lists the provider maintenance of the running cloud
 	// collector.
 	announcements *collector.Announcements
+	// exemptions reads the exemption file (nil when not configured).
+	exemptions *collector.Source[*exemption.File]
 }
 
 type maintenanceCalendar struct {
@@ -80,6 +99,24 @@ func buildMaintenanceCollector(env collector.Env, client *http.Client) (*mainten
 		}
 		c.calendars = append(c.calendars, mc)
 	}
+	if ex := env.Config.Maintenance.Exemptions; ex != nil {
+		src, err := collector.Keep(env, "exemptions", ex, func() (*collector.Source[*exemption.File], error) {
+			exClient, onStop := client, func() {}
+			if exClient == nil {
+				tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
+				exClient, onStop = &http.Client{Transport: tr}, tr.CloseIdleConnections
+			}
+			return &collector.Source[*exemption.File]{MaxRetryAfter: env.MaxRetryAfter(),
+				Collector: "maintenance", Name: "exemptions", Interval: ex.RefreshInterval.D(), Timeout: ex.Timeout.D(),
+				Refresh: func(ctx context.Context) (*exemption.File, error) { return fetchExemptions(ctx, exClient, ex) },
+				Logger:  logger, Now: env.Now, OnStop: onStop,
+			}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.exemptions = src
+	}
 	return c, nil
 }
 
@@ -103,6 +140,34 @@ func newCalendar(env collector.Env, logger log.Logger, cal *config.MaintenanceCa
 		Refresh: refresh, Logger: logger, Now: env.Now, OnStop: onStop,
 	}
 	return mc
+}
+
+// fetchExemptions reads and checks the exemption file; a broken file keeps
+// the last good one (the source reports the failure).
+func fetchExemptions(ctx context.Context, client *http.Client, ex *config.ExemptionSource) (*exemption.File, error) {
+	if ex.URL.IsZero() {
+		data, err := config.ReadFileBounded(ex.Path, ex.MaxBytes, "exemption file")
+		if err != nil {
+			return nil, err
+		}
+		return exemption.Parse(ex.Path, data)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ex.URL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	body, _, err := fetch.Get(client, req, ex.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	if fetch.LooksLikeHTML(body) {
+		return nil, fetch.Errorf(fetch.ReasonPayload, "%s: got an HTML page, not an exemption file", fetch.Redact(ex.URL.String()))
+	}
+	f, err := exemption.Parse(fetch.Redact(ex.URL.String()), body)
+	if err != nil {
+		return nil, fetch.Errorf(fetch.ReasonDecode, "%v", err)
+	}
+	return f, nil
 }
 
 func fetchCalendar(ctx context.Context, client *http.Client, cal *config.MaintenanceCalendar) ([]maintenance.Event, error) {
@@ -132,6 +197,10 @@ func (c *maintenanceCollector) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); cal.src.Run(ctx) }()
 	}
+	if c.exemptions != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.exemptions.Run(ctx) }()
+	}
 	wg.Wait()
 }
 
@@ -154,39 +223,98 @@ func (c *maintenanceCollector) Update(ctx context.Context, ch chan<- prometheus.
 		snapshots[i] = events
 	}
 	// Provider maintenance that the operator opted into
-	// (cloud.sources[].maintenance_services) is a planned stop of those
-	// services, like a window in the config.
+	// (cloud.sources[].maintenance_services) carries no approval: it is
+	// shown as unapproved until an approved window (e.g. the ledger's
+	// calendar of approved planned stops) covers it.
 	announced := c.announcements.Windows(now)
+	var ex *exemption.File
+	if c.exemptions != nil {
+		c.exemptions.CollectStatus(ch)
+		ex, _ = c.exemptions.Snapshot()
+	}
 	for _, svc := range c.services {
-		var s maintenance.Schedule
-		s.Add(c.static[svc]...)
+		var events []maintenance.Event
+		events = append(events, c.static[svc]...)
+		for i, cal := range c.calendars {
+			if cal.cfg.AppliesTo(svc) {
+				events = append(events, snapshots[i]...)
+			}
+		}
+		var approved, unapproved maintenance.Schedule
+		info := map[[3]string]bool{}
+		for _, e := range events {
+			target := &unapproved
+			by, on := "", ""
+			if e.Approved() {
+				target = &approved
+				by, on = e.ApprovedBy, e.ApprovedOn.In(config.Tokyo).Format("2006-01-02")
+			}
+			target.Add(e)
+			var one maintenance.Schedule
+			one.Add(e)
+			if _, ok := one.Active(now); ok {
+				info[[3]string{e.UID, by, on}] = true
+			}
+		}
 		for _, w := range announced {
 			if w.Service != svc {
 				continue
 			}
 			end := w.End
 			if end.IsZero() {
-				// No end announced: a planned stop while the provider still
-				// lists it (re-evaluated every scrape).
+				// No end announced: a window while the provider still lists
+				// it (re-evaluated every scrape).
 				end = now.Add(time.Minute)
 			}
 			if end.After(w.Start) {
-				s.AddWindow(maintenance.Window{Start: w.Start, End: end})
-			}
-		}
-		for i, cal := range c.calendars {
-			if cal.cfg.AppliesTo(svc) {
-				s.Add(snapshots[i]...)
+				win := maintenance.Window{Start: w.Start, End: end}
+				unapproved.AddWindow(win)
+				if win.Contains(now) {
+					info[[3]string{"provider", "", ""}] = true
+				}
 			}
 		}
 		active := 0.0
-		if w, ok := s.Active(now); ok {
+		if w, ok := approved.Active(now); ok {
 			active = 1
 			ch <- prometheus.MustNewConstMetric(maintenanceActiveEndDesc, prometheus.GaugeValue, float64(w.End.Unix()), svc)
 		}
 		ch <- prometheus.MustNewConstMetric(maintenanceActiveDesc, prometheus.GaugeValue, active, svc)
-		if next, ok := s.NextStart(now); ok {
+		if next, ok := approved.NextStart(now); ok {
 			ch <- prometheus.MustNewConstMetric(maintenanceNextStartDesc, prometheus.GaugeValue, float64(next.Unix()), svc)
+		}
+		unapprovedActive := 0.0
+		if _, ok := unapproved.Active(now); ok {
+			unapprovedActive = 1
+		}
+		ch <- prometheus.MustNewConstMetric(maintenanceUnapprovedDesc, prometheus.GaugeValue, unapprovedActive, svc)
+		for k := range info {
+			ch <- prometheus.MustNewConstMetric(maintenanceWindowInfoDesc, prometheus.GaugeValue, 1, svc, k[0], k[1], k[2])
+		}
+		if c.exemptions != nil {
+			exempt, confirmed := 0.0, 0.0
+			if ex != nil && ex.ExemptAt(svc, now) {
+				exempt = 1
+			}
+			if ex != nil && ex.ConfirmedAt(svc, now) {
+				confirmed = 1
+			}
+			ch <- prometheus.MustNewConstMetric(exemptionActiveDesc, prometheus.GaugeValue, exempt, svc)
+			ch <- prometheus.MustNewConstMetric(confirmationActiveDesc, prometheus.GaugeValue, confirmed, svc)
+			if ex != nil {
+				for _, e := range ex.Exemptions {
+					if e.Incident == "" && (e.Service == "" || e.Service == svc) {
+						ch <- prometheus.MustNewConstMetric(exemptionWindowStartDesc, prometheus.GaugeValue, float64(e.Start.Unix()), svc, e.ID)
+						ch <- prometheus.MustNewConstMetric(exemptionWindowEndDesc, prometheus.GaugeValue, float64(e.End.Unix()), svc, e.ID)
+					}
+				}
+				for _, c := range ex.Confirmations {
+					if c.Service == "" || c.Service == svc {
+						ch <- prometheus.MustNewConstMetric(confirmationWindowStartDesc, prometheus.GaugeValue, float64(c.Start.Unix()), svc, c.ID)
+						ch <- prometheus.MustNewConstMetric(confirmationWindowEndDesc, prometheus.GaugeValue, float64(c.End.Unix()), svc, c.ID)
+					}
+				}
+			}
 		}
 	}
 	return nil

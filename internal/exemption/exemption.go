@@ -33,9 +33,13 @@ var Categories = map[string]string{
 	"地域紛争・動乱":    "免責条件(3) 地域紛争・動乱の発生",
 }
 
-// File is the exemption file.
+// File is the exemption file: exemptions (免責) and 稼働確認 records.
 type File struct {
 	Exemptions []Exemption `yaml:"exemptions"`
+	// Confirmations are 稼働確認 records: evidence (provider logs,
+	// delivery logs) that the service ran during time nobody monitored, so
+	// that 稼働未確認 time does not count against the contract.
+	Confirmations []Confirmation `yaml:"confirmations"`
 
 	// Path is where the file was read from, for messages.
 	Path string `yaml:"-"`
@@ -63,6 +67,53 @@ type Exemption struct {
 
 	// Line is the line of the entry in the file, for messages.
 	Line int `yaml:"-"`
+}
+
+// Confirmation is one approved 稼働確認 record over a time range of a
+// service (every service when Service is empty).
+type Confirmation struct {
+	ID      string `yaml:"id"`
+	Service string `yaml:"service"`
+	Start   Time   `yaml:"start"`
+	End     Time   `yaml:"end"`
+	// Evidence says what shows the service ran (e.g. the delivery log).
+	Evidence   string `yaml:"evidence"`
+	ApprovedBy string `yaml:"approved_by"`
+	ApprovedOn Date   `yaml:"approved_on"`
+
+	Line int `yaml:"-"`
+}
+
+// Where names the entry in messages: "file:line (id)".
+func (c *Confirmation) Where(file string) string {
+	return fmt.Sprintf("%s:%d (%s)", file, c.Line, c.ID)
+}
+
+// Covers tells whether the record or exemption range applies to service at t.
+func covers(svc string, start, end Time, service string, t time.Time) bool {
+	return (svc == "" || svc == service) && !t.Before(start.Time) && t.Before(end.Time)
+}
+
+// ConfirmedAt tells whether an approved 稼働確認 record covers service at t.
+func (f *File) ConfirmedAt(service string, t time.Time) bool {
+	for _, c := range f.Confirmations {
+		if covers(c.Service, c.Start, c.End, service, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// ExemptAt tells whether a time-range exemption covers service at t.
+// Exemptions that name an outage id are applied by the report only: the
+// exporter cannot know where that outage ends.
+func (f *File) ExemptAt(service string, t time.Time) bool {
+	for _, e := range f.Exemptions {
+		if e.Incident == "" && covers(e.Service, e.Start, e.End, service, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // Where names the entry in messages: "file:line (id)".
@@ -142,8 +193,8 @@ func Parse(file string, data []byte) (*File, error) {
 	setLines(root, out)
 
 	v := config.NewValidator(file, root)
-	if len(out.Exemptions) == 0 {
-		v.Errorf("exemptions", "no exemptions: the file must list at least one (or leave out --exemptions)")
+	if len(out.Exemptions) == 0 && len(out.Confirmations) == 0 {
+		v.Errorf("exemptions", "no exemptions and no confirmations: the file must list at least one (or leave out --exemptions)")
 	}
 	ids := make([]string, len(out.Exemptions))
 	for i := range out.Exemptions {
@@ -152,6 +203,13 @@ func Parse(file string, data []byte) (*File, error) {
 		e.validate(v, fmt.Sprintf("exemptions[%d]", i))
 	}
 	v.Unique("exemption id", ids, func(i int) string { return fmt.Sprintf("exemptions[%d].id", i) })
+	cids := make([]string, len(out.Confirmations))
+	for i := range out.Confirmations {
+		c := &out.Confirmations[i]
+		cids[i] = c.ID
+		c.validate(v, fmt.Sprintf("confirmations[%d]", i))
+	}
+	v.Unique("confirmation id", cids, func(i int) string { return fmt.Sprintf("confirmations[%d].id", i) })
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -204,6 +262,30 @@ func (e *Exemption) validate(v *config.Validator, path string) {
 	}
 }
 
+func (c *Confirmation) validate(v *config.Validator, path string) {
+	if strings.TrimSpace(c.ID) == "" {
+		v.Errorf(path+".id", "missing: give the record a reference (e.g. its approval number)")
+	}
+	if c.Start.IsZero() {
+		v.Errorf(path+".start", "missing")
+	}
+	if c.End.IsZero() {
+		v.Errorf(path+".end", "missing")
+	}
+	if !c.Start.IsZero() && !c.End.IsZero() && !c.End.After(c.Start.Time) {
+		v.Errorf(path+".end", "must be after start (%s)", c.Start.In(config.Tokyo).Format("2006-01-02 15:04"))
+	}
+	if strings.TrimSpace(c.Evidence) == "" {
+		v.Errorf(path+".evidence", "missing: say what shows the service ran (e.g. the delivery log of the period)")
+	}
+	if strings.TrimSpace(c.ApprovedBy) == "" {
+		v.Errorf(path+".approved_by", "missing: a 稼働確認 record counts only once it was approved")
+	}
+	if c.ApprovedOn.IsZero() {
+		v.Errorf(path+".approved_on", "missing")
+	}
+}
+
 // IncidentStart is the JST start minute encoded in an outage id.
 func IncidentStart(id string) (time.Time, error) {
 	m := IncidentIDPattern.FindStringSubmatch(id)
@@ -245,12 +327,19 @@ func setLines(root *yaml.Node, f *File) {
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value != "exemptions" || n.Content[i+1].Kind != yaml.SequenceNode {
+		if n.Content[i+1].Kind != yaml.SequenceNode {
 			continue
 		}
 		for j, item := range n.Content[i+1].Content {
-			if j < len(f.Exemptions) {
-				f.Exemptions[j].Line = item.Line
+			switch n.Content[i].Value {
+			case "exemptions":
+				if j < len(f.Exemptions) {
+					f.Exemptions[j].Line = item.Line
+				}
+			case "confirmations":
+				if j < len(f.Confirmations) {
+					f.Confirmations[j].Line = item.Line
+				}
 			}
 		}
 	}

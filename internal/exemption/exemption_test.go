@@ -77,6 +77,11 @@ func TestParseInvalid(t *testing.T) {
 		{"no id", entry(append([]string{"incident: mail-20261003-1405"}, ok...)...), []string{"ex.yml:2: exemptions[0].id: missing"}},
 		{"duplicate id", valid + "  - id: EX-1\n    incident: mail-20261003-1405\n    category: 火災\n    reason: r\n    approved_by: a\n    approved_on: 2026-11-01\n", []string{`ex.yml:16: exemptions[2].id: duplicate exemption id "EX-1"`}},
 		{"wrong type", "exemptions:\n  - id: [a]\n", []string{"ex.yml:2: cannot unmarshal !!seq into string"}},
+		{"confirmation without evidence or approval", "confirmations:\n  - id: CF\n    service: mail\n    start: 2026-10-01 00:00\n    end: 2026-10-01 01:00\n",
+			[]string{"ex.yml:2: confirmations[0].evidence: missing", "confirmations[0].approved_by: missing", "confirmations[0].approved_on: missing"}},
+		{"confirmation backwards", "confirmations:\n  - {id: CF, start: 2026-10-01 02:00, end: 2026-10-01 01:00, evidence: e, approved_by: a, approved_on: 2026-11-01}\n",
+			[]string{"confirmations[0].end: must be after start"}},
+		{"confirmation unknown key", "confirmations:\n  - {id: CF, incident: mail-20261003-1405}\n", []string{"field incident not found"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +95,43 @@ func TestParseInvalid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestConfirmations(t *testing.T) {
+	doc := valid + `confirmations:
+  - id: CF-1
+    service: mail
+    start: 2026-10-20 10:00
+    end: 2026-10-20 10:30
+    evidence: 配信ログ
+    approved_by: a
+    approved_on: 2026-11-04
+`
+	f, err := Parse("ex.yml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Confirmations) != 1 || f.Confirmations[0].Line != 17 || f.Confirmations[0].Where("ex.yml") != "ex.yml:17 (CF-1)" {
+		t.Fatalf("confirmations %+v", f.Confirmations)
+	}
+	at := func(s string) time.Time { t, _ := ParseTime(s); return t }
+	for _, tt := range []struct {
+		svc, at string
+		want    bool
+	}{{"mail", "2026-10-20 10:00", true}, {"mail", "2026-10-20 10:29:59", true}, {"mail", "2026-10-20 10:30", false}, {"web", "2026-10-20 10:10", false}} {
+		if got := f.ConfirmedAt(tt.svc, at(tt.at)); got != tt.want {
+			t.Errorf("ConfirmedAt(%s, %s) = %v", tt.svc, tt.at, got)
+		}
+	}
+	// Only time-range exemptions are active by time; one naming an outage
+	// id is applied by the report.
+	if !f.ExemptAt("mail", at("2026-10-12 03:30")) || f.ExemptAt("mail", at("2026-10-12 05:00")) {
+		t.Errorf("ExemptAt")
+	}
+	// A file of confirmations only is valid.
+	if _, err := Parse("ex.yml", []byte(doc[strings.Index(doc, "confirmations:"):])); err != nil {
+		t.Errorf("confirmations only: %v", err)
 	}
 }
 

@@ -22,6 +22,30 @@ type Event struct {
 	Start   time.Time
 	End     time.Time
 	Rule    *rrule.Set
+	// ApprovedBy and ApprovedOn record the customer's approval (承認者,
+	// 承認日). Only an approved window is a planned stop (計画停止) that
+	// excludes time and inhibits alerts; an unapproved one is only shown.
+	ApprovedBy string
+	ApprovedOn time.Time
+}
+
+// Approved tells whether the window carries an approval.
+func (e Event) Approved() bool { return e.ApprovedBy != "" && !e.ApprovedOn.IsZero() }
+
+// The iCalendar properties that carry the approval of a VEVENT (the
+// ledger's feed of approved planned stops writes them).
+const (
+	PropApprovedBy = "X-BOSAIMAIL-APPROVED-BY"
+	PropApprovedOn = "X-BOSAIMAIL-APPROVED-ON"
+)
+
+// ParseApprovalDate parses an approval date, YYYY-MM-DD, in loc.
+func ParseApprovalDate(s string, loc *time.Location) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(s), loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid approval date %q: want YYYY-MM-DD", s)
+	}
+	return t, nil
 }
 
 // ParseICS reads the VEVENTs of an iCalendar document (RFC 5545). Floating
@@ -74,6 +98,18 @@ func parseEvent(comp *ical.Component, loc *time.Location) (e Event, skip bool, e
 	}
 	if p := comp.Props.Get(ical.PropSummary); p != nil {
 		e.Summary, _ = p.Text()
+	}
+	by, on := comp.Props.Get(PropApprovedBy), comp.Props.Get(PropApprovedOn)
+	switch {
+	case by != nil && on != nil:
+		if e.ApprovedBy, err = by.Text(); err != nil || strings.TrimSpace(e.ApprovedBy) == "" {
+			return e, false, fmt.Errorf("%s: empty or malformed", PropApprovedBy)
+		}
+		if e.ApprovedOn, err = ParseApprovalDate(on.Value, loc); err != nil {
+			return e, false, fmt.Errorf("%s: %v", PropApprovedOn, err)
+		}
+	case by != nil || on != nil:
+		return e, false, fmt.Errorf("an approval needs both %s and %s", PropApprovedBy, PropApprovedOn)
 	}
 	if st, err := ev.Status(); err == nil && st == ical.EventCancelled {
 		return e, true, nil

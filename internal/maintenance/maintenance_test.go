@@ -271,3 +271,26 @@ func FuzzParseRule(f *testing.F) {
 		s.Active(now)
 	})
 }
+
+func TestParseICSApproval(t *testing.T) {
+	ev := func(extra string) string {
+		return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u1\r\nDTSTART;TZID=Asia/Tokyo:20261208T000000\r\nDTEND;TZID=Asia/Tokyo:20261208T060000\r\n" + extra + "END:VEVENT\r\nEND:VCALENDAR\r\n"
+	}
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	events, err := ParseICS(strings.NewReader(ev("X-BOSAIMAIL-APPROVED-BY:三重県防災対策部\r\nX-BOSAIMAIL-APPROVED-ON:2026-11-30\r\n")), tokyo)
+	if err != nil || len(events) != 1 || !events[0].Approved() || events[0].ApprovedBy != "三重県防災対策部" || events[0].ApprovedOn.Format("2006-01-02") != "2026-11-30" {
+		t.Fatalf("approved event: %+v %v", events, err)
+	}
+	if events, err := ParseICS(strings.NewReader(ev("")), tokyo); err != nil || events[0].Approved() {
+		t.Errorf("event without approval: %+v %v", events, err)
+	}
+	for extra, want := range map[string]string{
+		"X-BOSAIMAIL-APPROVED-BY:x\r\n":                                       "needs both",
+		"X-BOSAIMAIL-APPROVED-ON:2026-11-30\r\n":                              "needs both",
+		"X-BOSAIMAIL-APPROVED-BY:x\r\nX-BOSAIMAIL-APPROVED-ON:30/11/2026\r\n": "want YYYY-MM-DD",
+	} {
+		if _, err := ParseICS(strings.NewReader(ev(extra)), tokyo); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "u1") {
+			t.Errorf("%q: error %v, want %q naming the event", extra, err, want)
+		}
+	}
+}

@@ -34,7 +34,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '%(svc)sが停止（全監視点で%(for)s以上）' % { svc: svc, 'for': ja.duration(cfg.serviceDownFor) },
-              description: 'すべての監視点で、%(svc)sの稼働率判定の対象となるチェックが%(for)s以上失敗しています。住民へのメール配信ができていないおそれがあります。計画停止中ではないため、サービスの停止として稼働率と停止回数に数えます。失敗しているチェックは、同時に届く「チェックの失敗」の通知とダッシュボード「チェック」で確認してください。' % { svc: svc, 'for': ja.duration(cfg.serviceDownFor) },
+              description: 'すべての監視点で、%(svc)sの稼働率判定の対象となるチェックが%(for)s以上失敗しています。住民へのメール配信ができていないおそれがあります。承認済みの計画停止中ではないため、%(min)s以上続けばサービスの停止として稼働率と契約年度の停止回数に数えます（それより短いものは瞬断）。失敗しているチェックは、同時に届く「チェックの失敗」の通知とダッシュボード「チェック」で確認してください。' % { svc: svc, 'for': ja.duration(cfg.serviceDownFor), min: ja.duration(cfg.minOutage) },
               runbook_url: runbook('BosaiMailServiceDown'),
             },
           },
@@ -42,10 +42,10 @@ local service = import '../lib/service.libsonnet';
           {
             alert: 'BosaiMailAvailabilityBudgetBurn',
             expr: |||
-              bosaimail:availability:error_ratio_%(long)s > (%(factor)s * (1 - %(objective)s))
+              bosaimail:availability:error_ratio_%(long)s{service!="%(sys)s"} > (%(factor)s * (1 - %(objective)s))
               and on (service)
               bosaimail:availability:error_ratio_%(short)s > (%(factor)s * (1 - %(objective)s))
-            ||| % (w { objective: cfg.availabilityObjective }),
+            ||| % (w { objective: cfg.availabilityObjective, sys: cfg.contractSystemName }),
             'for': w['for'],
             labels: {
               severity: w.severity,
@@ -55,7 +55,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '%(svc)sの許容停止時間を%(factor)s倍の速さで消費しています（直近%(long)s）' % (w { svc: svc, long: ja.duration(w.long) }),
-              description: '%(svc)sの計画停止を除く停止時間の割合が、直近%(long)sで{{ $value | humanizePercentage }}です（直近%(short)sでも基準を超えています）。稼働率の目標%(objective)s%%に対する許容停止時間（30日間で%(budgetPct)s%%）を%(factor)s倍の速さで消費しており、このままでは目標を下回ります。' % (w { svc: svc, long: ja.duration(w.long), short: ja.duration(w.short), objective: ja.percent(cfg.availabilityObjective), budgetPct: ja.percent(1 - cfg.availabilityObjective) }),
+              description: '%(svc)sの契約上の停止率（停止と稼働未確認の割合。承認済みの計画停止を除く）が、直近%(long)sで{{ $value | humanizePercentage }}です（直近%(short)sでも基準を超えています）。稼働率の目標%(objective)s%%に対する許容停止時間（30日間で%(budgetPct)s%%）を%(factor)s倍の速さで消費しており、このままでは目標を下回ります。' % (w { svc: svc, long: ja.duration(w.long), short: ja.duration(w.short), objective: ja.percent(cfg.availabilityObjective), budgetPct: ja.percent(1 - cfg.availabilityObjective) }),
               runbook_url: runbook('BosaiMailAvailabilityBudgetBurn'),
             },
           }
@@ -63,34 +63,41 @@ local service = import '../lib/service.libsonnet';
         ] + [
           {
             alert: 'BosaiMailOutageBudgetAtRisk',
-            // One outage left before the yearly budget is used up.
+            // Per service; the 対象システム's figures are on the dashboards
+            // and in the report. One 停止 left in the contract year. Fires only in the hour
+            // after the count rose to that value, so it mails once per new
+            // 停止, not every repeat_interval for the rest of the year.
             expr: |||
-              bosaimail:outages:count_365d >= %(outageBudget)d - 1
-              and
-              bosaimail:outages:count_365d < %(outageBudget)d
+              bosaimail:outages:count_contract_year{service!="%(contractSystemName)s"} == %(outageBudget)d - 1
+              and on (service)
+              (bosaimail:outages:count_contract_year > bosaimail:outages:count_contract_year offset %(outageBudgetNoticeFor)s)
             ||| % cfg,
             labels: {
               severity: 'warning',
               responsible: 'contractor',
             },
             annotations: {
-              summary: '%(svc)sの停止回数が年間の上限に近づいています（直近365日で{{ $value }}回、上限%(outageBudget)d回）' % (cfg { svc: svc }),
-              description: '%(svc)sのサービスの停止（計画停止を除く）が、直近365日で{{ $value }}回ありました。契約上の上限は年%(outageBudget)d回で、あと1回で上限に達します。再発防止策を検討し、必要な作業は計画停止として事前に登録してください。' % (cfg { svc: svc }),
+              summary: '%(svc)sの今契約年度の停止回数が上限に近づいています（{{ $value }}回、上限%(outageBudget)d回）' % (cfg { svc: svc }),
+              description: '%(svc)sのサービスの停止（免責適用後）が、今契約年度（%(startMonth)d月1日から）で{{ $value }}回になりました。契約上の上限は契約年度あたり%(outageBudget)d回で、あと1回で上限に達します。再発防止策を検討し、必要な作業は計画停止として事前に登録してください。この通知は停止回数が増えたときに1回だけ送られます。' % (cfg { svc: svc, startMonth: cfg.contractYearStartMonth }),
               runbook_url: runbook('BosaiMailOutageBudgetAtRisk'),
             },
           },
           {
             alert: 'BosaiMailOutageBudgetExhausted',
+            // The count reached (or passed) the budget: once per new 停止,
+            // like BosaiMailOutageBudgetAtRisk.
             expr: |||
-              bosaimail:outages:count_365d >= %(outageBudget)d
+              bosaimail:outages:count_contract_year{service!="%(contractSystemName)s"} >= %(outageBudget)d
+              and on (service)
+              (bosaimail:outages:count_contract_year > bosaimail:outages:count_contract_year offset %(outageBudgetNoticeFor)s)
             ||| % cfg,
             labels: {
               severity: 'critical',
               responsible: 'contractor',
             },
             annotations: {
-              summary: '%(svc)sの停止回数が年間の上限に達しました（直近365日で{{ $value }}回、上限%(outageBudget)d回）' % (cfg { svc: svc }),
-              description: '%(svc)sのサービスの停止（計画停止を除く）が、直近365日で{{ $value }}回となり、契約上の上限（年%(outageBudget)d回）に達しました。県への報告と障害票の整理が必要です。' % (cfg { svc: svc }),
+              summary: '%(svc)sの今契約年度の停止回数が上限に達しました（{{ $value }}回、上限%(outageBudget)d回）' % (cfg { svc: svc }),
+              description: '%(svc)sのサービスの停止（免責適用後）が、今契約年度（%(startMonth)d月1日から）で{{ $value }}回となり、契約上の上限（契約年度あたり%(outageBudget)d回）に達しました。県への報告と障害票の整理が必要です。この通知は停止回数が増えたときに1回だけ送られます。' % (cfg { svc: svc, startMonth: cfg.contractYearStartMonth }),
               runbook_url: runbook('BosaiMailOutageBudgetExhausted'),
             },
           },
@@ -110,7 +117,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '%sは計画停止中です' % svc,
-              description: '%sは承認済みの計画停止の時間帯です。この間の停止は稼働率と停止回数に数えず、同じサービスのほかの通知は止めています。' % svc,
+              description: '%sは承認済みの計画停止の時間帯です。この間の時間は稼働率の計算から除き、同じサービスのほかの通知は止めています。' % svc,
               runbook_url: runbook('BosaiMailMaintenanceActive'),
             },
           },
@@ -128,7 +135,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '監視用エクスポーター（{{ $labels.instance }}）から値を取得できません',
-              description: 'Prometheus が監視用エクスポーター（{{ $labels.instance }}）から%s以上値を取得できていません。ほかの監視点も動いていなければ、この間は稼働未確認となり、障害を検知できません。稼働未確認の時間は、稼働確認の記録で補わない限り稼働率の計算で停止として扱われます。' % ja.duration(cfg.exporterDownFor),
+              description: 'Prometheus が監視用エクスポーター（{{ $labels.instance }}）から%s以上値を取得できていません。ほかの監視点も動いていなければ、この間は稼働未確認となり、障害を検知できません。稼働未確認の時間は、承認された稼働確認の記録で補わない限り稼働率の計算で停止として扱われます。' % ja.duration(cfg.exporterDownFor),
               runbook_url: runbook('BosaiMailExporterDown'),
             },
           },
@@ -144,7 +151,7 @@ local service = import '../lib/service.libsonnet';
             },
             annotations: {
               summary: '%sの稼働状況を確認できていません（稼働未確認）' % svc,
-              description: '%(svc)sの稼働率判定の対象となるチェックの結果が、%(for)s以上どの監視点からも得られていません。この時間は稼働未確認として月次報告に記載され、稼働確認の記録で補わない限り稼働率の計算で停止として扱われます。' % { svc: svc, 'for': ja.duration(cfg.monitoringGapFor) },
+              description: '%(svc)sの稼働率判定の対象となるチェックの結果が、%(for)s以上どの監視点からも得られていません。この時間は稼働未確認として月次報告に記載され、承認された稼働確認の記録で補わない限り稼働率の計算で停止として扱われます。' % { svc: svc, 'for': ja.duration(cfg.monitoringGapFor) },
               runbook_url: runbook('BosaiMailMonitoringGap'),
             },
           },

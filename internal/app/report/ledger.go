@@ -272,8 +272,8 @@ func orUnset(s string) string {
 }
 
 // LedgerYear returns the range of 障害票 a report of month needs: the
-// contract year up to the month's end.
-func LedgerYear(month time.Time) (from, to time.Time) {
+// contract year (starting in yearStart; 0 means April) up to the month's end.
+func LedgerYear(month time.Time, yearStart time.Month) (from, to time.Time) {
 	m := month.In(config.Tokyo)
-	return ContractYearStart(m), time.Date(m.Year(), m.Month()+1, 1, 0, 0, 0, 0, config.Tokyo)
+	return ContractYearStart(m, yearStart), time.Date(m.Year(), m.Month()+1, 1, 0, 0, 0, 0, config.Tokyo)
 }

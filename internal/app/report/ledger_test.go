@@ -85,7 +85,7 @@ func TestLedgerReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from, to := LedgerYear(jstAt(2026, 10, 1, 0, 0, 0))
+	from, to := LedgerYear(jstAt(2026, 10, 1, 0, 0, 0), time.April)
 	incs, err := c.Incidents(ctx, from, to)
 	if err != nil || len(incs) != 2 {
 		t.Fatalf("incidents %v, %v", incs, err)
@@ -97,7 +97,7 @@ func TestLedgerReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Ledger = incs
-		if r.Services[0].Service != "mail" || r.Services[0].ExemptDown != 90 {
+		if r.Services[0].Service != "mail" || r.Services[0].ExemptStop != 90 {
 			t.Errorf("mail: %+v, want the 90 minutes of the carrier fault exempted", r.Services[0])
 		}
 		var b strings.Builder

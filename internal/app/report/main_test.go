@@ -35,6 +35,7 @@ func octoberReport(t *testing.T, opts Options) (*Report, error) {
 		opts.MergeWindow = 5 * time.Minute
 	}
 	opts.Target, opts.MaxOutages, opts.AntivirusMaxAge = 0.995, 3, 24*time.Hour
+	opts.SystemName = "対象システム"
 	opts.Now = func() time.Time { return jstAt(2026, 11, 5, 9, 0, 0) }
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

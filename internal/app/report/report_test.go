@@ -37,8 +37,6 @@ func loadExemptions(t *testing.T, name string) *exemption.File {
 	return f
 }
 
-func ratio(a, b int) float64 { return float64(a) / float64(b) }
-
 // TestOctober compares every figure of the scenario's October with the
 // value worked out by hand (see buildScenario).
 func TestOctober(t *testing.T) {
@@ -49,16 +47,50 @@ func TestOctober(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("report built in %s", time.Since(began).Round(time.Millisecond))
-	wantSvc := []ServiceFigures{
-		{Service: "mail", counts: counts{Minutes: 44640, Up: 44332, Down: 143, Maintenance: 120, Gap: 45, ExemptDown: 90},
-			Availability: ratio(44332, 44475), Contractual: ratio(44422, 44475), Lower: ratio(44332, 44520),
-			OutagesMonth: 5, OutagesMonthContract: 4, OutagesYear: 7, OutagesYearContract: 5},
-		{Service: "web", counts: counts{Minutes: 44640, Up: 44592, Down: 3, Gap: 45},
-			Availability: ratio(44592, 44595), Contractual: ratio(44592, 44595), Lower: ratio(44592, 44640),
-			OutagesMonth: 1, OutagesMonthContract: 1, OutagesYear: 1, OutagesYearContract: 1},
+	// mail: 停止 30 (Oct 3) + 90 (Oct 12, exempted) + 7 + 5 (Oct 25) + 10
+	// (Oct 31, into November) = 142; the one failed probe at 14:38:30 is a
+	// 瞬断; the down inside the planned stop of Oct 8 counts nothing; the
+	// exporter was not scraped for 45 minutes on Oct 20 (稼働未確認).
+	// 30 of the 45 稼働未確認 minutes of mail are covered by 稼働確認.
+	mail := ServiceFigures{Service: "mail", counts: counts{Minutes: 44640, Planned: 120, Up: 44332, Blip: 1, Down: 142, Stop: 142, ExemptStop: 90, Unobserved: 45, Confirmed: 30},
+		Outages: 5, OutagesContract: 4}
+	// web: 3 minutes on Oct 18, 5 inside the unapproved window of Oct 22.
+	web := ServiceFigures{Service: "web", counts: counts{Minutes: 44640, Up: 44587, Down: 8, Stop: 8, Unobserved: 45},
+		Outages: 2, OutagesContract: 2}
+	// 対象システム: down while either is (142 + 8, never at once), no
+	// planned stop (web ran while mail was in one), the 45 minutes of Oct 20
+	// unobserved and not confirmed (web's were not), the 瞬断 of mail.
+	system := ServiceFigures{Service: "対象システム", counts: counts{Minutes: 44640, Up: 44444, Blip: 1, Down: 150, Stop: 150, ExemptStop: 90, Unobserved: 45},
+		Outages: 7, OutagesContract: 6}
+	wantSvc := []ServiceFigures{mail, web, system}
+	for i := range wantSvc {
+		wantSvc[i].ratios()
 	}
 	if !reflect.DeepEqual(r.Services, wantSvc) {
 		t.Errorf("services:\n got %+v\nwant %+v", r.Services, wantSvc)
+	}
+	if got, want := r.Services[0].Contractual, 1-67.0/44520; math.Abs(got-want) > 1e-12 {
+		t.Errorf("mail 契約稼働率 %v, want 1 - (142 - 90 + 45 - 30) / 44520 = %v", got, want)
+	}
+	if got, want := r.Services[0].BeforeExemptions, 1-157.0/44520; math.Abs(got-want) > 1e-12 {
+		t.Errorf("mail 免責適用前 %v, want %v", got, want)
+	}
+	if got, want := r.Services[0].Observed, 1-142.0/44475; math.Abs(got-want) > 1e-12 {
+		t.Errorf("mail 実測 %v, want %v", got, want)
+	}
+	// The contract year: monitoring began on 1 July, April to June are
+	// 判定保留; July 10 minutes, September 20 (exempted by incident id).
+	wantYear := []ServiceFigures{
+		{Service: "mail", counts: counts{Minutes: 177120, Planned: 120, Up: 177120 - 120 - 172 - 45 - 1, Blip: 1, Down: 172, Stop: 172, ExemptStop: 110, Unobserved: 45, Confirmed: 30},
+			Outages: 7, OutagesContract: 5},
+		{Service: "web", counts: counts{Minutes: 177120, Up: 177120 - 8 - 45, Down: 8, Stop: 8, Unobserved: 45}, Outages: 2, OutagesContract: 2},
+		{Service: "対象システム", counts: counts{Minutes: 177120, Up: 177120 - 180 - 45 - 1, Blip: 1, Down: 180, Stop: 180, ExemptStop: 110, Unobserved: 45}, Outages: 9, OutagesContract: 7},
+	}
+	for i := range wantYear {
+		wantYear[i].ratios()
+	}
+	if !reflect.DeepEqual(r.Year, wantYear) {
+		t.Errorf("contract year:\n got %+v\nwant %+v", r.Year, wantYear)
 	}
 	if r.ScrapeInterval != 55*time.Second { // 60 s × 44595 minutes / 48915 samples
 		t.Errorf("scrape interval %s, want 55s", r.ScrapeInterval)
@@ -77,15 +109,33 @@ func TestOctober(t *testing.T) {
 		gotOut = append(gotOut, outage{o.ID, o.Start, o.End, o.Down, o.Exempt, o.Category, strings.Join(o.Responsible, ",")})
 	}
 	wantOut := []outage{
-		{"mail-20261003-1405", jstAt(2026, 10, 3, 14, 5, 0), jstAt(2026, 10, 3, 14, 39, 0), 31, 0, "", "contractor"},
+		{"mail-20261003-1405", jstAt(2026, 10, 3, 14, 5, 0), jstAt(2026, 10, 3, 14, 35, 0), 30, 0, "", "contractor"},
 		{"mail-20261012-0310", jstAt(2026, 10, 12, 3, 10, 0), jstAt(2026, 10, 12, 4, 40, 0), 90, 90, "通信回線障害", "network"},
 		{"web-20261018-1200", jstAt(2026, 10, 18, 12, 0, 0), jstAt(2026, 10, 18, 12, 3, 0), 3, 0, "", "contractor"},
+		{"web-20261022-0120", jstAt(2026, 10, 22, 1, 20, 0), jstAt(2026, 10, 22, 1, 25, 0), 5, 0, "", ""},
 		{"mail-20261025-1800", jstAt(2026, 10, 25, 18, 0, 0), jstAt(2026, 10, 25, 18, 7, 0), 7, 0, "", ""},
 		{"mail-20261025-1815", jstAt(2026, 10, 25, 18, 15, 0), jstAt(2026, 10, 25, 18, 20, 0), 5, 0, "", ""},
 		{"mail-20261031-2350", jstAt(2026, 10, 31, 23, 50, 0), jstAt(2026, 11, 1, 0, 0, 0), 10, 0, "", ""},
 	}
 	if !equalOutages(gotOut, wantOut) {
 		t.Errorf("outages:\n got %+v\nwant %+v", gotOut, wantOut)
+	}
+	if len(r.Blips) != 1 || r.Blips[0].Service != "mail" || !r.Blips[0].Start.Equal(jstAt(2026, 10, 3, 14, 38, 0)) || r.Blips[0].Minutes != 1 {
+		t.Errorf("瞬断: %+v", r.Blips)
+	}
+	wantPlanned := []PlannedStop{
+		{Span: Span{Service: "mail", Start: jstAt(2026, 10, 8, 2, 0, 0), End: jstAt(2026, 10, 8, 4, 0, 0), Minutes: 120}, Approved: true, ApprovedBy: "三重県防災対策部災害対策課", ApprovedOn: "2026-10-01", Down: 100},
+		{Span: Span{Service: "web", Start: jstAt(2026, 10, 22, 1, 0, 0), End: jstAt(2026, 10, 22, 2, 0, 0), Minutes: 60}, Down: 5},
+	}
+	if len(r.Planned) != len(wantPlanned) {
+		t.Errorf("planned stops: %+v", r.Planned)
+	} else {
+		for i, p := range r.Planned {
+			w := wantPlanned[i]
+			if !p.Start.Equal(w.Start) || !p.End.Equal(w.End) || p.Service != w.Service || p.Minutes != w.Minutes || p.Approved != w.Approved || p.ApprovedBy != w.ApprovedBy || p.ApprovedOn != w.ApprovedOn || p.Down != w.Down {
+				t.Errorf("planned stop %d: got %+v, want %+v", i, p, w)
+			}
+		}
 	}
 
 	type alert struct {
@@ -113,42 +163,39 @@ func TestOctober(t *testing.T) {
 		}
 	}
 
-	if len(r.Gaps) != 2 || r.Gaps[0].Minutes != 45 || !r.Gaps[0].Start.Equal(jstAt(2026, 10, 20, 10, 0, 0)) || r.Gaps[1].Minutes != 45 {
-		t.Errorf("gaps: %+v", r.Gaps)
-	}
-	// Apr–Sep without data except the July and September windows (6 h
-	// each) and the lead-in of October's data (1 h on Sep 30), two services.
-	if r.YearGap != 525480 {
-		t.Errorf("year gap %d, want 525480", r.YearGap)
+	if len(r.Unobserved) != 2 || r.Unobserved[0].Minutes != 45 || !r.Unobserved[0].Start.Equal(jstAt(2026, 10, 20, 10, 0, 0)) || r.Unobserved[1].Minutes != 45 {
+		t.Errorf("稼働未確認: %+v", r.Unobserved)
 	}
 
 	if len(r.Trend) != 7 {
 		t.Fatalf("trend has %d months, want 7 (Apr–Oct)", len(r.Trend))
 	}
+	none := map[string]int{"mail": 0, "web": 0}
 	wantTrend := map[int]MonthTrend{
-		0: {Gap: 86400},
-		3: {Outages: 1, Contract: 1, Down: 10, Gap: 88560, Critical: 1, HasData: true},
-		5: {Outages: 1, Exempted: 1, Down: 20, ExemptDown: 20, Gap: 85560, Critical: 1, HasData: true},
-		6: {Outages: 6, Exempted: 1, Contract: 5, Down: 146, ExemptDown: 90, Gap: 90, Critical: 2, Warning: 2, HasData: true},
+		0: {Unobserved: map[string]int{}},
+		3: {Outages: 1, Contract: 1, Stop: 10, Unobserved: none, Critical: 1, HasData: true},
+		4: {Unobserved: none, HasData: true},
+		5: {Outages: 1, Exempted: 1, Stop: 20, ExemptStop: 20, Unobserved: none, Critical: 1, HasData: true},
+		6: {Outages: 7, Exempted: 1, Contract: 6, Stop: 150, ExemptStop: 90, Unobserved: map[string]int{"mail": 45, "web": 45}, Critical: 2, Warning: 2, HasData: true},
 	}
 	for i, want := range wantTrend {
 		got := r.Trend[i]
 		want.Month = got.Month
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("trend %s: got %+v, want %+v", got.Month.Format("2006-01"), got, want)
 		}
 	}
-	wantCats := []CategoryCount{{"免責なし", 6, 66}, {"通信回線障害", 1, 90}, {"自然災害", 1, 20}}
+	wantCats := []CategoryCount{{"免責なし", 7, 70}, {"通信回線障害", 1, 90}, {"自然災害", 1, 20}}
 	if !reflect.DeepEqual(r.Categories, wantCats) {
 		t.Errorf("categories: got %+v, want %+v", r.Categories, wantCats)
 	}
-	wantParties := []PartyCount{{"contractor", 3, 4}, {"cloud", 1, 1}, {"network", 1, 1}, {"", 3, 0}}
+	wantParties := []PartyCount{{"contractor", 3, 4}, {"cloud", 1, 1}, {"network", 1, 1}, {"", 4, 0}}
 	if !reflect.DeepEqual(r.Parties, wantParties) {
 		t.Errorf("parties: got %+v, want %+v", r.Parties, wantParties)
 	}
 
-	if len(r.Exemptions) != 2 {
-		t.Fatalf("applied exemptions: %+v", r.Exemptions)
+	if len(r.Exemptions) != 2 || len(r.Confirmations) != 1 {
+		t.Fatalf("applied exemptions: %+v, confirmations %+v", r.Exemptions, r.Confirmations)
 	}
 	for i, want := range []struct {
 		id             string
@@ -255,7 +302,7 @@ func checkOutputs(t *testing.T, r *Report) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	wantSheets := []string{"概要", "稼働実績", "障害一覧", "障害統計", "ジョブ実績", "バックアップ・完全性", "容量", "セキュリティ", "監視欠測", "免責"}
+	wantSheets := []string{"概要", "稼働実績", "障害一覧", "計画停止", "障害統計", "ジョブ実績", "バックアップ・完全性", "容量", "セキュリティ", "稼働未確認", "免責"}
 	if got := f.GetSheetList(); !reflect.DeepEqual(got, wantSheets) {
 		t.Errorf("sheets %v, want %v", got, wantSheets)
 	}
@@ -267,27 +314,28 @@ func checkOutputs(t *testing.T, r *Report) {
 	if hdr < 0 {
 		t.Fatalf("稼働実績 has no header row: %v", rows)
 	}
-	wantHdr := []string{"サービス", "月間時間(分)", "計画停止(分)", "想定稼働時間(分)", "監視欠測(分)", "停止時間(分)", "免責停止(分)", "実稼働時間(分)", "稼働率(実績)", "稼働率(契約)", "稼働率判定",
-		"停止回数(当月)", "停止回数(当月・契約)", "停止回数(年度)", "停止回数(年度・契約)", "停止回数判定"}
+	wantHdr := []string{"サービス", "期間(分)", "計画停止(分)", "想定稼働時間(分)", "停止時間(分)", "免責(分)", "稼働未確認(分)", "稼働確認済み(分)", "瞬断(分)",
+		"稼働率(免責適用前)", "稼働率(免責適用後)", "実測稼働率(観測分のみ)", "稼働率判定", "停止回数(免責適用前)", "停止回数(免責適用後)"}
 	if !reflect.DeepEqual(rows[hdr], wantHdr) {
 		t.Errorf("稼働実績 header %v", rows[hdr])
 	}
-	wantMail := []string{"mail", "44,640", "120", "44,520", "45", "143", "90", "44,332", "99.678%", "99.881%", "達成", "5", "4", "7", "5", "未達"}
+	// 1 - 157/44520, 1 - 67/44520, 1 - 142/44475.
+	wantMail := []string{"mail", "44,640", "120", "44,520", "142", "90", "45", "30", "1", "99.647%", "99.850%", "99.681%", "達成", "5", "4"}
 	if !reflect.DeepEqual(rows[hdr+1], wantMail) {
 		t.Errorf("稼働実績 mail row\n got %v\nwant %v", rows[hdr+1], wantMail)
 	}
 	// Raw values: numbers, not text.
-	raw, err := f.GetCellValue("稼働実績", cellName(10, hdr+2), excelize.Options{RawCellValue: true})
-	if err != nil || !strings.HasPrefix(raw, "0.9988") {
+	raw, err := f.GetCellValue("稼働実績", cellName(11, hdr+2), excelize.Options{RawCellValue: true})
+	if err != nil || !strings.HasPrefix(raw, "0.99849") {
 		t.Errorf("contractual availability cell holds %q (%v), want the ratio", raw, err)
 	}
 	inc, _ := f.GetRows("障害一覧")
 	h := indexOf(inc, "No.")
-	if h < 0 || len(inc) != h+1+10 {
-		t.Fatalf("障害一覧: %d rows after the header, want 10: %v", len(inc)-h-1, inc)
+	if h < 0 || len(inc) != h+1+12 {
+		t.Fatalf("障害一覧: %d rows after the header, want 12 (7 停止, 1 瞬断, 4 alerts): %v", len(inc)-h-1, inc)
 	}
 	first := inc[h+1]
-	if first[1] != "mail-20261003-1405" || first[6] != "2026/10/03 14:05" || first[7] != "2026/10/03 14:39" || first[9] != "31" || first[10] != "受託者" {
+	if first[1] != "mail-20261003-1405" || first[6] != "2026/10/03 14:05" || first[7] != "2026/10/03 14:35" || first[9] != "30" || first[10] != "受託者" {
 		t.Errorf("障害一覧 first row: %v", first)
 	}
 	for _, sheet := range wantSheets {
@@ -304,11 +352,11 @@ func checkOutputs(t *testing.T, r *Report) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(csvData, []byte("mail,44640,120,44520,45,143,90,44332,0.996785,0.998808,達成,5,4,7,5,未達\n")) {
+	if !bytes.Contains(csvData, []byte("mail,44640,120,44520,142,90,45,30,1,0.996473,0.998495,0.996807,達成,5,4\n")) {
 		t.Errorf("availability CSV:\n%s", csvData)
 	}
 	incCSV, _ := os.ReadFile(filepath.Join(dir, "bosaimail-report-2026-10-incidents.csv"))
-	if !bytes.Contains(incCSV, []byte("2026-10-03T14:05:00+09:00,2026-10-03T14:39:00+09:00")) {
+	if !bytes.Contains(incCSV, []byte("2026-10-03T14:05:00+09:00,2026-10-03T14:35:00+09:00")) {
 		t.Errorf("incidents CSV has no JST RFC 3339 times:\n%s", incCSV)
 	}
 
@@ -352,11 +400,11 @@ func TestBadInput(t *testing.T) {
 		opts    Options
 		wantErr []string
 	}{
-		{"month without data", Options{Month: jstAt(2026, 8, 1, 0, 0, 0)}, []string{"no data", `bosaimail_check_up{job="bosaimail",critical="true"}`, "2026-08-01 00:00"}},
+		{"month before monitoring began", Options{Month: jstAt(2026, 6, 1, 0, 0, 0)}, []string{"no data", `bosaimail_check_up{job="bosaimail",critical="true"}`, "2026-06-01 00:00"}},
 		{"selector matching nothing", Options{Selector: `job="nope"`}, []string{"no data", `job="nope"`}},
 		{"month not over", Options{Month: jstAt(2026, 11, 1, 0, 0, 0)}, []string{"has not ended"}},
 		{"exemption matching nothing", Options{Exemptions: loadExemptions(t, "exemptions-nomatch.yml")}, []string{
-			"exemptions-nomatch.yml:3 (EX-X-1): matches no outage: no down minute of mail between 2026-10-15 10:00 and 2026-10-15 11:00",
+			"exemptions-nomatch.yml:3 (EX-X-1): matches no outage: no 停止 minute of mail between 2026-10-15 10:00 and 2026-10-15 11:00",
 			"exemptions-nomatch.yml:4 (EX-X-2): incident \"mail-20261003-1400\" matches no outage",
 			"exemptions-nomatch.yml:10 (EX-X-3): service \"fax\" has no data",
 		}},
@@ -473,7 +521,7 @@ func TestOverlappingExemptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	mail, web := r.Services[0], r.Services[1]
-	if mail.ExemptDown != 90 || mail.OutagesMonthContract != 4 || web.ExemptDown != 1 || web.OutagesMonthContract != 1 || web.Contractual != ratio(44593, 44595) {
+	if mail.ExemptStop != 90 || mail.OutagesContract != 4 || web.ExemptStop != 1 || web.OutagesContract != 2 || web.Contractual != 1-float64(8-1+45)/44640 {
 		t.Errorf("mail %+v\nweb %+v", mail, web)
 	}
 	var got []string
@@ -489,7 +537,7 @@ func TestOverlappingExemptions(t *testing.T) {
 			t.Errorf("web outage: %+v", o)
 		}
 	}
-	if !strings.Contains(strings.Join(r.Notes, "\n"), "障害 web-20261018-1200 は停止3分のうち1分のみ免責のため、停止回数に数えています。") {
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "web の停止（2026-10-18 12:00 開始）は停止3分のうち1分のみ免責のため、停止回数に数えています。") {
 		t.Errorf("notes: %v", r.Notes)
 	}
 }
@@ -501,7 +549,7 @@ func TestEmptySections(t *testing.T) {
 	if err := r.WriteMarkdown(&b, r.Sections()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| データ完全性 | 判定不能（完全性検査の監視データなし）", "当月の障害・アラートはありません。", "ジョブの監視データはありません。", "当月の監視欠測はありません。", "免責の適用はありません。", "| 監視データ間隔 | 不明 |"} {
+	for _, want := range []string{"| データ完全性 | 判定保留（完全性検査の監視データなし）", "当月の障害・アラートはありません。", "ジョブの監視データはありません。", "当月の稼働未確認はありません。", "当月の計画停止はありません。", "免責の適用はありません。", "| 監視データ間隔 | 不明 |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, b.String())
 		}
@@ -512,9 +560,40 @@ func TestAvailabilityVerdict(t *testing.T) {
 	for _, tt := range []struct {
 		contractual float64
 		want        string
-	}{{0.995, "達成"}, {0.99499, "未達"}, {math.NaN(), "判定不能"}} {
+	}{{0.995, "達成"}, {0.99499, "未達"}, {math.NaN(), "判定保留"}} {
 		if got := availabilityVerdict(ServiceFigures{Contractual: tt.contractual}, 0.995); got != tt.want {
 			t.Errorf("%v: %s, want %s", tt.contractual, got, tt.want)
 		}
+	}
+}
+
+// TestReplicas: with a second Prometheus (an HA replica) that scraped the
+// exporters while the first did not, a minute is 稼働未確認 only if neither
+// observed it.
+func TestReplicas(t *testing.T) {
+	gapFrom, gapTo := jstAt(2026, 10, 20, 10, 0, 0), jstAt(2026, 10, 20, 10, 30, 0)
+	replica := reporttest.StartWith(t, func(w *reporttest.OM) error {
+		for _, inst := range []string{"a", "b"} {
+			for _, check := range []string{"smtp", "roundtrip"} {
+				w.Series("bosaimail_check_up", fmt.Sprintf(`job="bosaimail",instance="%s:9742",service="mail",check="%s",kind="%s",critical="true"`, inst, check, check),
+					gapFrom, gapTo, time.Minute, func(time.Time) (float64, bool) { return 1, true })
+			}
+		}
+		return nil
+	})
+	q, err := NewQuerier(replica, nil, time.Minute, 256<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := octoberReport(t, Options{Replicas: []*Querier{q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mail: the replica saw 10:00-10:30 of the 45-minute gap; web: nothing.
+	if mail, web := r.Services[0], r.Services[1]; mail.Unobserved != 15 || mail.Up != 44332+30 || web.Unobserved != 45 {
+		t.Errorf("mail %+v\nweb %+v", mail, web)
+	}
+	if len(r.Unobserved) != 2 || r.Unobserved[1].Service != "mail" || !r.Unobserved[1].Start.Equal(gapTo) || r.Unobserved[1].Minutes != 15 {
+		t.Errorf("稼働未確認: %+v", r.Unobserved)
 	}
 }

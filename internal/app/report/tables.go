@@ -95,7 +95,7 @@ func verdict(ok bool) string {
 
 // Sections lays the report out.
 func (r *Report) Sections() []Section {
-	return append([]Section{r.summary(), r.availability(), r.incidents(), r.statistics(), r.jobSection(), r.integritySection(), r.capacitySection(), r.securitySection(), r.gapSection(), r.exemptionSection()}, r.ledgerSections()...)
+	return append([]Section{r.summary(), r.availability(), r.incidents(), r.plannedSection(), r.statistics(), r.jobSection(), r.integritySection(), r.capacitySection(), r.securitySection(), r.gapSection(), r.exemptionSection()}, r.ledgerSections()...)
 }
 
 // Title is the report's title.
@@ -105,15 +105,26 @@ func (r *Report) Title() string {
 
 func (r *Report) summary() Section {
 	availOK, outagesOK := true, true
+	pending := false
 	var worst []string
 	for _, s := range r.Services {
-		if !math.IsNaN(s.Contractual) && !s.MeetsAvailability(r.Target) {
+		if math.IsNaN(s.Contractual) {
+			pending = true
+			continue
+		}
+		if !s.MeetsAvailability(r.Target) {
 			availOK = false
 			worst = append(worst, s.Service)
 		}
-		if s.OutagesYearContract > r.MaxOutages {
+	}
+	for _, y := range r.Year {
+		if y.OutagesContract >= r.MaxOutages {
 			outagesOK = false
 		}
+	}
+	availVerdict := verdict(availOK) + listSuffix(worst)
+	if availOK && pending {
+		availVerdict = "判定保留（監視データのないサービスあり）"
 	}
 	integrityOK := true
 	for _, f := range r.Integrity {
@@ -126,24 +137,29 @@ func (r *Report) summary() Section {
 	}
 	integrityVerdict := verdict(integrityOK)
 	if len(r.Integrity) == 0 && len(r.DBIntegrity) == 0 {
-		integrityVerdict = "判定不能（完全性検査の監視データなし）"
+		integrityVerdict = "判定保留（完全性検査の監視データなし）"
 	}
 	interval := "不明"
 	if r.ScrapeInterval > 0 {
 		interval = "約" + jaDuration(r.ScrapeInterval)
+	}
+	outageVerdict := "上限未満"
+	if !outagesOK {
+		outageVerdict = "上限に到達（要報告）"
 	}
 	rows := [][]any{
 		{"報告書", r.Title()},
 		{"対象期間", fmt.Sprintf("%s 〜 %s（日本時間、%d分間）", jst(r.Month), jst(r.MonthEnd), int(r.MonthEnd.Sub(r.Month)/minute))},
 		{"契約年度", fmt.Sprintf("%s 〜 %s", r.YearStart.Format("2006年1月2日"), r.YearStart.AddDate(1, 0, -1).Format("2006年1月2日"))},
 		{"作成日時", jst(r.GeneratedAt)},
-		{"データソース", r.Source + " " + r.Selector},
-		{"集計単位", "1分（各分 [hh:mm:00, hh:mm+1:00) の監視データで判定。1分間に一度でも重要チェックが失敗した分は停止）"},
+		{"集計単位", "1分（日本時間の各分 [hh:mm:00, hh:mm+1:00) の監視データで判定）"},
 		{"監視データ間隔", interval},
-		{"稼働率の目標", fmt.Sprintf("%s 以上（計画停止を除く）", percent(r.Target))},
-		{"停止回数の上限", fmt.Sprintf("年間 %d 回以内（%s未満の復旧をはさむ停止は1回と数える）", r.MaxOutages, jaDuration(r.MergeWindow))},
-		{"稼働率（契約上）", verdict(availOK) + listSuffix(worst)},
-		{"停止回数（契約年度）", verdict(outagesOK)},
+		{"停止の定義", fmt.Sprintf("すべての監視拠点で重要チェックが失敗し続けた分（停止分）が%s以上続いたもの。それより短いものは瞬断。%s未満の復旧（計画停止の時間を除く）をはさむ停止は1回と数える", jaDuration(r.MinOutage), jaDuration(r.MergeWindow))},
+		{"稼働率の定義", "1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷（想定稼働時間 − 計画停止）。計画停止は承認済みのものに限る"},
+		{"稼働率の目標", fmt.Sprintf("%s 以上", percent(r.Target))},
+		{"停止回数の上限", fmt.Sprintf("契約年度あたり %d 回以内（免責適用後）", r.MaxOutages)},
+		{"稼働率（当月・免責適用後）", availVerdict},
+		{"停止回数（契約年度・免責適用後）", outageVerdict},
 		{"データ完全性", integrityVerdict + "（完全性を担保できない事象 0 件が要件）"},
 	}
 	for i, n := range r.Notes {
@@ -155,16 +171,15 @@ func (r *Report) summary() Section {
 	}
 	return Section{Sheet: "概要", Tables: []Table{{
 		Title: r.Title(), Name: "summary",
-		Columns: []Column{{"項目", Text, 20}, {"内容", Text, 100}},
+		Columns: []Column{{"項目", Text, 24}, {"内容", Text, 100}},
 		Rows:    rows,
 	}}}
 }
 
-// availabilityVerdict cannot pass or fail a service without observed
-// minutes (e.g. a service whose checks were removed during the year).
+// availabilityVerdict cannot pass or fail a service without data (判定保留).
 func availabilityVerdict(s ServiceFigures, target float64) string {
 	if math.IsNaN(s.Contractual) {
-		return "判定不能"
+		return "判定保留"
 	}
 	return verdict(s.MeetsAvailability(target))
 }
@@ -176,24 +191,45 @@ func listSuffix(ss []string) string {
 	return "（" + strings.Join(ss, "、") + "）"
 }
 
-func (r *Report) availability() Section {
-	t := Table{Title: "稼働実績", Name: "availability", Columns: []Column{
-		{"サービス", Text, 14}, {"月間時間(分)", Int, 11}, {"計画停止(分)", Int, 11}, {"想定稼働時間(分)", Int, 13},
-		{"監視欠測(分)", Int, 11}, {"停止時間(分)", Int, 11}, {"免責停止(分)", Int, 11}, {"実稼働時間(分)", Int, 12},
-		{"稼働率(実績)", Percent, 11}, {"稼働率(契約)", Percent, 11}, {"稼働率判定", Text, 9},
-		{"停止回数(当月)", Int, 12}, {"停止回数(当月・契約)", Int, 13}, {"停止回数(年度)", Int, 12}, {"停止回数(年度・契約)", Int, 13}, {"停止回数判定", Text, 10},
-	}}
-	for _, s := range r.Services {
-		t.Rows = append(t.Rows, []any{
-			s.Service, s.Minutes, s.Maintenance, s.Planned(), s.Gap, s.Down, s.ExemptDown, s.Up,
-			s.Availability, s.Contractual, availabilityVerdict(s, r.Target),
-			s.OutagesMonth, s.OutagesMonthContract, s.OutagesYear, s.OutagesYearContract, verdict(s.OutagesYearContract <= r.MaxOutages),
-		})
+func (r *Report) figuresTable(title, name string, rows []ServiceFigures, limit bool) Table {
+	cols := []Column{
+		{"サービス", Text, 14}, {"期間(分)", Int, 10}, {"計画停止(分)", Int, 11}, {"想定稼働時間(分)", Int, 13},
+		{"停止時間(分)", Int, 11}, {"免責(分)", Int, 9}, {"稼働未確認(分)", Int, 12}, {"稼働確認済み(分)", Int, 13}, {"瞬断(分)", Int, 9},
+		{"稼働率(免責適用前)", Percent, 13}, {"稼働率(免責適用後)", Percent, 13}, {"実測稼働率(観測分のみ)", Percent, 14}, {"稼働率判定", Text, 9},
+		{"停止回数(免責適用前)", Int, 13}, {"停止回数(免責適用後)", Int, 13},
 	}
+	if limit {
+		cols = append(cols, Column{"停止回数の上限", Text, 14})
+	}
+	t := Table{Title: title, Name: name, Columns: cols}
+	for _, s := range rows {
+		row := []any{
+			s.Service, s.Minutes, s.Planned, s.Unplanned(), s.Stop, s.ExemptStop, s.Unobserved, s.Confirmed, s.Blip,
+			s.BeforeExemptions, s.Contractual, s.Observed, availabilityVerdict(s, r.Target),
+			s.Outages, s.OutagesContract,
+		}
+		if limit {
+			v := fmt.Sprintf("%d / %d 回", s.OutagesContract, r.MaxOutages)
+			if s.OutagesContract >= r.MaxOutages {
+				v += "（上限到達）"
+			}
+			row = append(row, v)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+func (r *Report) availability() Section {
 	return Section{Sheet: "稼働実績", Landscape: true, Lines: []string{
-		"稼働率 = 実稼働時間 ÷（想定稼働時間 − 監視欠測）。想定稼働時間は月間時間から計画停止を除いた時間。",
-		fmt.Sprintf("稼働率(契約)は免責条件に該当する停止（免責停止）を除いた値で、目標 %s と比べる。停止回数は当月と契約年度（4月〜3月）に始まった停止の数で、上限 %d 回と比べる。", percent(r.Target), r.MaxOutages),
-	}, Tables: []Table{t}}
+		"稼働率(免責適用後) = 1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷ 想定稼働時間。想定稼働時間は期間から承認済みの計画停止を除いた時間。稼働未確認は、どの監視拠点・監視サーバーからも観測できなかった時間で、承認された稼働確認の記録がない限り稼働していなかったものとして数える。",
+		"対象システムは契約の対象サービス全体で、いずれかのサービスが停止している間は停止、すべてのサービスが計画停止中の間だけ計画停止とする。",
+		fmt.Sprintf("稼働率(免責適用前)は免責を適用しない値、実測稼働率は観測できた時間だけで見た参考値。目標は %s 以上、停止回数の上限は契約年度あたり %d 回（免責適用後）。瞬断は停止に数えない。", percent(r.Target), r.MaxOutages),
+		"契約年度の集計は、年度初めから当月末までのうち監視データのある月の合計（データのない月は判定保留として除く）。",
+	}, Tables: []Table{
+		r.figuresTable("当月", "availability", r.Services, false),
+		r.figuresTable("契約年度（当月末まで）", "availability_year", r.Year, true),
+	}}
 }
 
 func (r *Report) incidents() Section {
@@ -215,7 +251,10 @@ func (r *Report) incidents() Section {
 		if len(parties) == 0 {
 			parties = []string{PartyName("")}
 		}
-		what := "サービス停止"
+		what := "停止"
+		if o.Planned > 0 {
+			what += fmt.Sprintf("（計画停止 %d分をはさむ）", o.Planned)
+		}
 		if o.StartedBefore {
 			what += "（集計期間前から継続）"
 		}
@@ -232,6 +271,10 @@ func (r *Report) incidents() Section {
 			int(o.End.Sub(o.Start) / minute), o.Down, strings.Join(parties, "・"), cat, strings.Join(o.Exemptions, ", "), "", "", ""}
 		r.fillFromLedger(o, cells)
 		rows = append(rows, row{o.Start, cells})
+	}
+	for _, b := range r.Blips {
+		rows = append(rows, row{b.Start, []any{0, "", "瞬断", "情報", b.Service, "瞬断（停止に数えない）", b.Start, b.End,
+			b.Minutes, 0, "", "", "", "", "", ""}})
 	}
 	for _, a := range r.Alerts {
 		what := a.Alertname
@@ -255,33 +298,57 @@ func (r *Report) incidents() Section {
 		t.Rows = append(t.Rows, rw.cells)
 	}
 	return Section{Sheet: "障害一覧", Landscape: true, Lines: []string{
-		"当月に発生・継続した停止（監視データから算出）と、重大・警告アラートの発報期間。原因・対処内容・状況は障害票に基づき記入する。",
+		"当月に発生・継続した停止と瞬断（監視データから算出）、重大・警告アラートの発報期間。原因・対処内容・状況は障害票に基づき記入する。瞬断は停止時間・停止回数に数えない。",
 		"障害IDは免責ファイル（incident:）で停止を指定するときに使う。終了は復旧した分の開始時刻。",
 	}, Tables: []Table{t}}
 }
 
 func (r *Report) statistics() Section {
-	trend := Table{Title: "月別推移（契約年度）", Name: "trend", Columns: []Column{
-		{"月", Text, 24}, {"停止回数", Int, 9}, {"うち免責", Int, 9}, {"停止回数(契約)", Int, 12}, {"停止時間(分)", Int, 11},
-		{"免責停止(分)", Int, 11}, {"監視欠測(分)", Int, 11}, {"重大アラート", Int, 11}, {"警告アラート", Int, 11},
-	}}
+	var services []string
+	for _, sv := range r.Services {
+		if sv.Service != r.SystemName {
+			services = append(services, sv.Service)
+		}
+	}
+	cols := []Column{
+		{"月", Text, 24}, {"停止回数(免責適用前)", Int, 13}, {"うち免責", Int, 9}, {"停止回数(免責適用後)", Int, 13}, {"停止時間(分)", Int, 11},
+		{"免責(分)", Int, 9},
+	}
+	for _, sv := range services {
+		cols = append(cols, Column{"稼働未確認(分) " + sv, Int, 14})
+	}
+	cols = append(cols, Column{"重大アラート", Int, 11}, Column{"警告アラート", Int, 11})
+	trend := Table{Title: "月別推移（契約年度）", Name: "trend", Columns: cols}
 	var tot MonthTrend
+	tot.Unobserved = map[string]int{}
 	for _, m := range r.Trend {
 		label := m.Month.Format("2006年1月")
 		if !m.HasData {
-			label += "（データなし）"
+			label += "（判定保留: 監視データなし）"
 		}
-		trend.Rows = append(trend.Rows, []any{label, m.Outages, m.Exempted, m.Contract, m.Down, m.ExemptDown, m.Gap, m.Critical, m.Warning})
+		row := []any{label, m.Outages, m.Exempted, m.Contract, m.Stop, m.ExemptStop}
+		for _, sv := range services {
+			if !m.HasData {
+				row = append(row, math.NaN())
+				continue
+			}
+			row = append(row, m.Unobserved[sv])
+			tot.Unobserved[sv] += m.Unobserved[sv]
+		}
+		trend.Rows = append(trend.Rows, append(row, m.Critical, m.Warning))
 		tot.Outages += m.Outages
 		tot.Exempted += m.Exempted
 		tot.Contract += m.Contract
-		tot.Down += m.Down
-		tot.ExemptDown += m.ExemptDown
-		tot.Gap += m.Gap
+		tot.Stop += m.Stop
+		tot.ExemptStop += m.ExemptStop
 		tot.Critical += m.Critical
 		tot.Warning += m.Warning
 	}
-	trend.Rows = append(trend.Rows, []any{"年度累計", tot.Outages, tot.Exempted, tot.Contract, tot.Down, tot.ExemptDown, tot.Gap, tot.Critical, tot.Warning})
+	row := []any{"年度累計", tot.Outages, tot.Exempted, tot.Contract, tot.Stop, tot.ExemptStop}
+	for _, sv := range services {
+		row = append(row, tot.Unobserved[sv])
+	}
+	trend.Rows = append(trend.Rows, append(row, tot.Critical, tot.Warning))
 
 	cats := Table{Title: "免責区分別の停止（契約年度）", Name: "categories", Empty: "契約年度の停止はありません。", Columns: []Column{
 		{"区分", Text, 20}, {"契約の条項", Text, 16}, {"停止回数", Int, 9}, {"停止時間(分)", Int, 11},
@@ -302,7 +369,7 @@ func (r *Report) statistics() Section {
 		parties.Rows = append(parties.Rows, []any{PartyName(p.Party), p.Outages, p.Alerts})
 	}
 	return Section{Sheet: "障害統計", Lines: []string{
-		"停止回数は開始した月に数える。責任区分は停止中に発報したアラートの responsible ラベル（一次切分け）で、確定した区分は障害票による。",
+		"停止回数は開始した月に数える。停止時間はサービスごとの停止時間の合計、稼働未確認はサービスごと。責任区分は停止中に発報したアラートの responsible ラベル（一次切分け）で、確定した区分は障害票による。",
 	}, Tables: []Table{trend, cats, parties}}
 }
 
@@ -365,19 +432,48 @@ func (r *Report) securitySection() Section {
 }
 
 func (r *Report) gapSection() Section {
-	t := Table{Title: "監視欠測", Name: "gaps", Empty: "当月の監視欠測はありません。", Columns: []Column{
+	t := Table{Title: "稼働未確認", Name: "unobserved", Empty: "当月の稼働未確認はありません。", Columns: []Column{
 		{"サービス", Text, 14}, {"開始", Time, 17}, {"終了", Time, 17}, {"時間(分)", Int, 9},
 	}}
-	for _, g := range r.Gaps {
+	for _, g := range r.Unobserved {
 		t.Rows = append(t.Rows, []any{g.Service, g.Start, g.End, g.Minutes})
 	}
-	return Section{Sheet: "監視欠測", Lines: []string{"監視データ（重要チェックの結果）がどの監視拠点からも得られなかった時間。稼働・停止のいずれにも数えない。"}, Tables: []Table{t}}
+	c := Table{Title: "稼働確認", Name: "confirmations", Empty: "稼働確認の記録の適用はありません。", Columns: []Column{
+		{"サービス", Text, 14}, {"開始", Time, 17}, {"終了", Time, 17}, {"稼働確認済み(分)", Int, 13}, {"うち当月(分)", Int, 11},
+		{"根拠", Text, 36}, {"承認者", Text, 18}, {"承認日", Text, 11},
+	}}
+	for _, a := range r.Confirmations {
+		c.Rows = append(c.Rows, []any{orAllJa(a.Service), a.Start.Time, a.End.Time, a.Minutes, a.InMonth, a.Evidence, a.ApprovedBy, a.ApprovedOn.Format("2006-01-02")})
+	}
+	return Section{Sheet: "稼働未確認", Lines: []string{"監視データ（重要チェックの結果）がどの監視拠点・監視サーバーからも得られなかった時間。承認された稼働確認の記録（事業者のログ、配信ログ等）がない限り、稼働していなかったものとして稼働率に数える。"}, Tables: []Table{t, c}}
+}
+
+func orAllJa(svc string) string {
+	if svc == "" {
+		return "全サービス"
+	}
+	return svc
+}
+
+func (r *Report) plannedSection() Section {
+	t := Table{Title: "計画停止", Name: "planned", Empty: "当月の計画停止はありません。", Columns: []Column{
+		{"サービス", Text, 14}, {"開始", Time, 17}, {"終了", Time, 17}, {"時間(分)", Int, 9}, {"承認", Text, 8},
+		{"承認者", Text, 20}, {"承認日", Text, 11}, {"期間中の停止(分)", Int, 13},
+	}}
+	for _, p := range r.Planned {
+		state := "承認済み"
+		if !p.Approved {
+			state = "未承認"
+		}
+		t.Rows = append(t.Rows, []any{p.Service, p.Start, p.End, p.Minutes, state, p.ApprovedBy, p.ApprovedOn, p.Down})
+	}
+	return Section{Sheet: "計画停止", Lines: []string{"事前に登録され承認者・承認日のある計画停止だけを稼働率の計算から除く。未承認の計画停止は記載のみで、稼働率から除かず通知も抑止しない。期間中の停止は計画停止中に観測した停止の時間（停止に数えない）。"}, Tables: []Table{t}}
 }
 
 func (r *Report) exemptionSection() Section {
 	t := Table{Title: "免責", Name: "exemptions", Empty: "免責の適用はありません。", Columns: []Column{
 		{"免責ID", Text, 12}, {"区分", Text, 16}, {"根拠", Text, 36}, {"対象", Text, 26}, {"対象障害ID", Text, 24},
-		{"免責停止(分)", Int, 11}, {"うち当月(分)", Int, 11}, {"理由", Text, 30}, {"承認者", Text, 18}, {"承認日", Text, 11},
+		{"免責(分)", Int, 11}, {"うち当月(分)", Int, 11}, {"理由", Text, 30}, {"承認者", Text, 18}, {"承認日", Text, 11},
 	}}
 	for _, a := range r.Exemptions {
 		target := a.Incident
@@ -391,7 +487,7 @@ func (r *Report) exemptionSection() Section {
 		t.Rows = append(t.Rows, []any{a.ID, a.Category, exemption.Categories[a.Category], target, strings.Join(a.Outages, ", "),
 			a.Minutes, a.InMonth, a.Reason, a.ApprovedBy, a.ApprovedOn.Format("2006-01-02")})
 	}
-	return Section{Sheet: "免責", Landscape: true, Lines: []string{"契約の免責条件（受託者の責任に属さない事象）に該当し、三重県の承認を得た停止。稼働率(契約)と停止回数(契約)から除く。"}, Tables: []Table{t}}
+	return Section{Sheet: "免責", Landscape: true, Lines: []string{"契約の免責条件（受託者の責任に属さない事象）に該当し、三重県の承認を得た停止。稼働率(免責適用後)と停止回数(免責適用後)から除く。"}, Tables: []Table{t}}
 }
 
 func round(v float64, digits int) float64 {

@@ -7,47 +7,59 @@ import (
 	"time"
 )
 
-// states builds minute values from a picture: '+' up, '-' down, 'm' planned
-// stop, '.' no data.
-func states(pic string) (up, maint []float64) {
+// states builds minute values from a picture: '+' up, '-' down, 'b' a
+// 瞬断 minute, 'm' planned stop, 'M' planned stop while down, '.' no data.
+func states(pic string) minuteInput {
+	var in minuteInput
 	for _, c := range pic {
-		u, m := math.NaN(), 0.0
+		anyUp, allUp, m := math.NaN(), math.NaN(), 0.0
 		switch c {
 		case '+':
-			u = 1
+			anyUp, allUp = 1, 1
 		case '-':
-			u = 0
+			anyUp, allUp = 0, 0
+		case 'b':
+			anyUp, allUp = 1, 0
 		case 'm':
-			u, m = 0, 1
+			anyUp, allUp, m = 1, 1, 1
+		case 'M':
+			anyUp, allUp, m = 0, 0, 1
 		}
-		up, maint = append(up, u), append(maint, m)
+		in.upAny, in.upAll, in.planned = append(in.upAny, anyUp), append(in.upAll, allUp), append(in.planned, m)
 	}
-	return up, maint
+	return in
 }
 
 func TestOutages(t *testing.T) {
 	g := Grid{Start: jstAt(2026, 10, 1, 0, 0, 0)}
 	tests := []struct {
-		name  string
-		pic   string
-		merge int
-		want  [][3]int // first, last, down
+		name          string
+		pic           string
+		minOut, merge int
+		want          [][3]int // first, last, 停止 minutes
 	}{
-		{"none", "++++..mm++", 5, nil},
-		{"recovery shorter than the window merges", "+--++++-+", 5, [][3]int{{1, 7, 3}}},
-		{"recovery as long as the window does not", "+--+++++-+", 5, [][3]int{{1, 2, 2}, {8, 8, 1}}},
-		{"planned stop is not down", "+mmmm+", 5, nil},
-		{"gap between downs counts as time, not down", "-...-", 5, [][3]int{{0, 4, 2}}},
-		{"no merge window", "-+-", 0, [][3]int{{0, 0, 1}, {2, 2, 1}}},
-		{"down at both ends", "-++++++-", 3, [][3]int{{0, 0, 1}, {7, 7, 1}}},
+		{"none", "++++..mm++", 1, 5, nil},
+		{"a 瞬断 is no 停止", "+b+bb+", 1, 5, nil},
+		{"recovery shorter than the window merges", "+--++++-+", 1, 5, [][3]int{{1, 7, 3}}},
+		{"recovery as long as the window does not", "+--+++++-+", 1, 5, [][3]int{{1, 2, 2}, {8, 8, 1}}},
+		{"planned stop is not down", "+MMMM+", 1, 5, nil},
+		{"interrupted only by a planned stop: one", "+--mmmmmmmm--+", 1, 5, [][3]int{{1, 12, 4}}},
+		{"down into a planned stop and after it: one", "+-MMMMMMMM-+", 1, 5, [][3]int{{1, 10, 2}}},
+		{"down starting in a planned stop counts at its end", "+MMM--+", 1, 5, [][3]int{{4, 5, 2}}},
+		{"gap between downs counts as recovery, not down", "-...-", 1, 5, [][3]int{{0, 4, 2}}},
+		{"no merge window", "-+-", 1, 0, [][3]int{{0, 0, 1}, {2, 2, 1}}},
+		{"down at both ends", "-++++++-", 1, 3, [][3]int{{0, 0, 1}, {7, 7, 1}}},
+		{"min outage 3: short downs are no 停止", "+--+--+", 3, 5, nil},
+		{"min outage 3: counted from its first minute", "+---+-+", 3, 5, [][3]int{{1, 5, 4}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			up, maint := states(tt.pic)
-			g.N = len(up)
-			tl := classify("mail", up, maint)
+			in := states(tt.pic)
+			g.N = len(in.upAny)
+			tl := classify("mail", in)
+			tl.run(tt.minOut, tt.merge)
 			var got [][3]int
-			for _, o := range tl.outages(g, tt.merge) {
+			for _, o := range tl.outages(g) {
 				got = append(got, [3]int{o.first, o.last, o.Down})
 				if !o.Start.Equal(g.At(o.first)) || !o.End.Equal(g.At(o.last+1)) {
 					t.Errorf("outage %+v: times do not match its minutes", o)
@@ -61,13 +73,30 @@ func TestOutages(t *testing.T) {
 }
 
 func TestCount(t *testing.T) {
-	up, maint := states("++--mm..+")
-	tl := classify("mail", up, maint)
-	tl.exempt[3] = true
-	got := tl.count(0, len(up))
-	want := counts{Minutes: 9, Up: 3, Down: 2, Maintenance: 2, Gap: 2, ExemptDown: 1}
+	tl := classify("mail", states("++--mm..+bM"))
+	tl.exemptOn[3] = true
+	tl.confirmOn[6] = true
+	tl.run(1, 5)
+	got := tl.count(0, len(tl.states))
+	want := counts{Minutes: 11, Planned: 3, Up: 3, Blip: 1, Down: 2, Stop: 2, ExemptStop: 1, Unobserved: 2, Confirmed: 1}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestBlips(t *testing.T) {
+	g := Grid{Start: jstAt(2026, 10, 1, 0, 0, 0)}
+	// A 瞬断 of one minute, one of two, and the partial minutes at both
+	// ends of a 停止 (not 瞬断).
+	tl := classify("mail", states("+b++bb++b--b++"))
+	g.N = len(tl.states)
+	tl.run(1, 5)
+	var got [][2]int
+	for _, sp := range tl.blips(g, 0, g.N) {
+		got = append(got, [2]int{g.Index(sp.Start), sp.Minutes})
+	}
+	if want := [][2]int{{1, 1}, {4, 2}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("瞬断 %v, want %v", got, want)
 	}
 }
 
@@ -81,11 +110,14 @@ func TestMonths(t *testing.T) {
 		{"2027-03", jstAt(2026, 4, 1, 0, 0, 0)},
 		{"2027-01", jstAt(2026, 4, 1, 0, 0, 0)},
 	} {
+		if got := ContractYearStart(jstAt(2026, 12, 1, 0, 0, 0), time.January); !got.Equal(jstAt(2026, 1, 1, 0, 0, 0)) {
+			t.Errorf("a calendar contract year starts %s", got)
+		}
 		m, err := ParseMonth(tt.month)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := ContractYearStart(m); !got.Equal(tt.year) {
+		if got := ContractYearStart(m, 0); !got.Equal(tt.year) {
 			t.Errorf("%s: contract year starts %s, want %s", tt.month, got, tt.year)
 		}
 	}
@@ -108,23 +140,24 @@ func TestMonths(t *testing.T) {
 // minutes) once the answers are in: classification, outages and counts.
 func BenchmarkYear(b *testing.B) {
 	n := 366 * 24 * 60
-	up, maint := make([]float64, n), make([]float64, n)
-	for i := range up {
-		up[i] = 1
+	in := minuteInput{upAny: make([]float64, n), upAll: make([]float64, n), planned: make([]float64, n)}
+	for i := range in.upAny {
+		in.upAny[i], in.upAll[i] = 1, 1
 		switch {
 		case i%10007 < 7:
-			up[i] = 0
+			in.upAny[i], in.upAll[i] = 0, 0
 		case i%4001 == 0:
-			up[i] = math.NaN()
+			in.upAny[i], in.upAll[i] = math.NaN(), math.NaN()
 		case i%20011 < 60:
-			maint[i] = 1
+			in.planned[i] = 1
 		}
 	}
 	g := Grid{Start: jstAt(2026, 4, 1, 0, 0, 0), N: n}
 	b.ReportAllocs()
 	for b.Loop() {
-		tl := classify("mail", up, maint)
-		if len(tl.outages(g, 5)) == 0 {
+		tl := classify("mail", in)
+		tl.run(1, 5)
+		if len(tl.outages(g)) == 0 {
 			b.Fatal("no outages")
 		}
 		_ = tl.count(0, n)

@@ -1,7 +1,7 @@
 // Package reporttest runs a real Prometheus for the report's tests: its
 // TSDB is backfilled with `promtool tsdb create-blocks-from openmetrics`
 // from a known scenario (a contract year with outages, planned stops,
-// monitoring gaps, alerts, jobs, integrity checks and security feeds).
+// unobserved minutes, alerts, jobs, integrity checks and security feeds).
 // Only tests import it.
 package reporttest
 
@@ -65,8 +65,16 @@ func JST(y int, m time.Month, d, h, mi, s int) time.Time {
 	return time.Date(y, m, d, h, mi, s, 0, config.Tokyo)
 }
 
-// omWriter accumulates OpenMetrics families; samples of one family must be
-// contiguous and of one series in time order.
+// OM accumulates OpenMetrics families for a backfill; samples of one
+// family must be contiguous and of one series in time order.
+type OM = omWriter
+
+// Series adds one series of family with the given labels (`a="b",c="d"`):
+// a sample every step in [from, to) where value says so.
+func (w *omWriter) Series(family, labels string, from, to time.Time, step time.Duration, value func(t time.Time) (float64, bool)) {
+	w.series(family, labels, from, to, step, value)
+}
+
 type omWriter struct {
 	families map[string][]string
 	order    []string
@@ -119,9 +127,9 @@ type window struct{ from, to time.Time }
 // Scenario times (JST). The expected figures in report_test.go are worked
 // out by hand from these.
 var (
-	octData  = window{JST(2026, 9, 30, 23, 0, 0), JST(2026, 11, 1, 1, 0, 0)}
-	julData  = window{JST(2026, 7, 15, 9, 0, 0), JST(2026, 7, 15, 15, 0, 0)}
-	sepData  = window{JST(2026, 9, 2, 9, 0, 0), JST(2026, 9, 2, 15, 0, 0)}
+	octData = window{JST(2026, 9, 30, 23, 0, 0), JST(2026, 11, 1, 1, 0, 0)}
+	// Monitoring began on 1 July: April to June are 判定保留.
+	allData  = window{JST(2026, 7, 1, 0, 0, 0), octData.to}
 	dense    = window{JST(2026, 10, 3, 0, 0, 0), JST(2026, 10, 4, 0, 0, 0)} // 15 s scrapes
 	exporter = window{JST(2026, 10, 20, 10, 0, 0), JST(2026, 10, 20, 10, 45, 0)}
 )
@@ -158,7 +166,7 @@ func buildScenario(path string) error {
 	// mail: both instances down (outages).
 	mailBoth := []window{
 		w(2026, 10, 3, 14, 5, 0, 14, 35, 0),                        // 30 min
-		w(2026, 10, 3, 14, 38, 30, 14, 38, 31),                     // one failed probe: 1 min, merged
+		w(2026, 10, 3, 14, 38, 30, 14, 38, 31),                     // one failed probe: a 瞬断
 		w(2026, 10, 8, 2, 10, 0, 3, 50, 0),                         // inside the planned stop
 		w(2026, 10, 12, 3, 10, 0, 4, 40, 0),                        // 90 min, exempt by range
 		w(2026, 10, 25, 18, 0, 0, 18, 7, 0),                        // 7 min
@@ -172,7 +180,7 @@ func buildScenario(path string) error {
 		w(2026, 10, 3, 14, 50, 15, 14, 50, 16),
 		w(2026, 10, 25, 9, 0, 0, 9, 20, 0),
 	}
-	for _, win := range []window{julData, sepData, octData} {
+	for _, win := range []window{allData} {
 		for _, inst := range []string{"a", "b"} {
 			for _, check := range []string{"smtp", "roundtrip"} {
 				labels := fmt.Sprintf(`job="bosaimail",instance="%s:9742",service="mail",check="%s",kind="%s",critical="true"`, inst, check, check)
@@ -189,7 +197,8 @@ func buildScenario(path string) error {
 			}
 		}
 		checkSeries(om, `job="bosaimail",instance="a:9742",service="web",check="https",kind="http",critical="true"`, win, func(t time.Time) float64 {
-			if down(t, w(2026, 10, 18, 12, 0, 0, 12, 3, 0)) {
+			// Oct 22 01:20-01:25 is inside the unapproved window: a 停止.
+			if down(t, w(2026, 10, 18, 12, 0, 0, 12, 3, 0), w(2026, 10, 22, 1, 20, 0, 1, 25, 0)) {
 				return 0
 			}
 			return 1
@@ -201,7 +210,20 @@ func buildScenario(path string) error {
 	checkSeries(om, `job="other",instance="x:9742",service="mail",check="smtp",kind="smtp",critical="true"`, dense, func(time.Time) float64 { return 0 })
 
 	maint := w(2026, 10, 8, 2, 0, 0, 4, 0, 0)
-	for _, win := range []window{julData, sepData, octData} {
+	// Approved: the exporter says who approved it while it is active. The
+	// web window of Oct 22 has no approval: listed, excludes nothing.
+	om.series("bosaimail_maintenance_window_info", `job="bosaimail",instance="a:9742",service="mail",window="os-patch",approved_by="三重県防災対策部災害対策課",approved_on="2026-10-01"`, maint.from, maint.to, time.Minute, func(time.Time) (float64, bool) { return 1, true })
+	unapproved := w(2026, 10, 22, 1, 0, 0, 2, 0, 0)
+	om.series("bosaimail_maintenance_unapproved_active", `job="bosaimail",instance="a:9742",service="web"`, octData.from, octData.to, time.Minute, func(t time.Time) (float64, bool) {
+		if in(t, exporter.from, exporter.to) {
+			return 0, false
+		}
+		if in(t, unapproved.from, unapproved.to) {
+			return 1, true
+		}
+		return 0, true
+	})
+	for _, win := range []window{allData} {
 		for _, svc := range []string{"mail", "web"} {
 			om.series("bosaimail_maintenance_active", fmt.Sprintf(`job="bosaimail",instance="a:9742",service="%s"`, svc), win.from, win.to, time.Minute, func(t time.Time) (float64, bool) {
 				if in(t, exporter.from, exporter.to) {
@@ -337,6 +359,14 @@ func buildScenario(path string) error {
 	return om.write(path)
 }
 
+// WriteScenario writes the scenario as OpenMetrics to path (what Start
+// backfills), for tests that feed the same data to another engine.
+func WriteScenario(path string) error { return buildScenario(path) }
+
+// ScenarioOctober is the October data of the scenario (with its lead-in
+// hour on Sep 30 and the first hour of November).
+func ScenarioOctober() (from, to time.Time) { return octData.from, octData.to }
+
 // promServer is the running Prometheus.
 type promServer struct {
 	url  string
@@ -348,20 +378,42 @@ var (
 	promOnce sync.Once
 	prom     *promServer
 	promErr  error
+	others   []*promServer
+	othersMu sync.Mutex
 )
+
+// StartWith backfills what build writes into a Prometheus of its own and
+// starts it (stopped by Stop); it returns the base URL.
+func StartWith(t testing.TB, build func(w *OM) error) string {
+	promtool, prometheus := Tool(t, "promtool"), Tool(t, "prometheus")
+	p, err := launch(promtool, prometheus, func(path string) error {
+		w := &omWriter{}
+		if err := build(w); err != nil {
+			return err
+		}
+		return w.write(path)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	othersMu.Lock()
+	others = append(others, p)
+	othersMu.Unlock()
+	return p.url
+}
 
 // Start backfills the scenario and starts Prometheus on it, once
 // for all tests of the package; TestMain calls Stop.
 func Start(t testing.TB) string {
 	promtool, prometheus := Tool(t, "promtool"), Tool(t, "prometheus")
-	promOnce.Do(func() { prom, promErr = launch(promtool, prometheus) })
+	promOnce.Do(func() { prom, promErr = launch(promtool, prometheus, buildScenario) })
 	if promErr != nil {
 		t.Fatal(promErr)
 	}
 	return prom.url
 }
 
-func launch(promtool, prometheus string) (*promServer, error) {
+func launch(promtool, prometheus string, buildScenario func(string) error) (*promServer, error) {
 	dir, err := os.MkdirTemp("", "bosaimail-report-prom-")
 	if err != nil {
 		return nil, err
@@ -448,6 +500,9 @@ func (p *promServer) stop() {
 // Stop stops Prometheus and removes its data.
 func Stop() {
 	prom.stop()
+	for _, p := range others {
+		p.stop()
+	}
 	for _, d := range tmpDirs {
 		os.RemoveAll(d)
 	}
