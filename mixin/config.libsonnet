@@ -26,8 +26,14 @@
     // The 30d/365d ratios and the outage count change slowly: a separate
     // group evaluates them less often.
     availabilityLongInterval: '5m',
-    // BosaiMailServiceDown fires after the service is down this long.
-    serviceDownFor: '1m',
+    // BosaiMailServiceDown fires after the service is down this long. The
+    // exporter re-probes a failed critical check at once within the scrape
+    // (bosaimail_check_retries_total), so one lost probe never reads as
+    // down; 15s then means two scrapes in a row (four probes) failed at the
+    // production interval: a real outage is paged about 40 s after it
+    // starts instead of about 85 s, and a blip shorter than a scrape
+    // interval is never paged.
+    serviceDownFor: '15s',
     // The exporter not scraped (or a service missing from its output) this
     // long is an alert: that time is neither up nor down.
     exporterDownFor: '5m',
