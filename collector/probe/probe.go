@@ -220,10 +220,13 @@ func (c *checksCollector) run(ctx context.Context, sc *scrapeCheck, ch chan<- pr
 	// timeout and stays inside the scrape's deadline (ctx); with no time
 	// left the first failure stands.
 	if err != nil && chk.IsCritical() && ctx.Err() == nil {
+		first := err
 		res, elapsed, err = attempt(ctx, sc)
 		outcome := RetryRecovered
 		if err != nil {
 			outcome = RetryFailed
+		} else {
+			level.Debug(c.logger).Log("msg", "check failed once, up on the re-probe", "service", sc.service, "check", chk.Name, "kind", chk.Kind, "reason", first.reason, "err", first.err)
 		}
 		checkRetries.inc(sc.service, chk.Name, outcome)
 	}
