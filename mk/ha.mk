@@ -12,7 +12,8 @@ e2e-ha: tools
 	BOSAIMAIL_E2E=1 BOSAIMAIL_E2E_HA=1 BOSAIMAIL_BIN=$(BIN) $(GO) test -count=1 -v -timeout=$(E2E_HA_TIMEOUT) -run 'TestHATopology|TestLongTermStore' ./e2e/
 
 # Fault-to-mail at the production intervals (15 s scrape and evaluation),
-# E2E_LATENCY_ROUNDS rounds (about 2.5 minutes each); prints the median.
+# E2E_LATENCY_ROUNDS rounds (one to two minutes each, a fresh stack each);
+# prints the median.
 # Not part of `make test`: it measures, it does not decide.
 E2E_LATENCY_ROUNDS ?= 5
 .PHONY: e2e-latency
