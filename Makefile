@@ -13,6 +13,9 @@ PROMETHEUS_VERSION   := v0.316.0
 ALERTMANAGER_VERSION := v0.31.1
 MAILPIT_VERSION      := v1.33.1
 JSONNET_VERSION      := v0.22.0
+# The long-term store of the HA topology (make e2e-ha). Later versions may
+# need a newer Go toolchain than this repository's.
+VICTORIAMETRICS_VERSION := v1.151.0
 
 PROMTOOL     := $(BIN)/promtool
 PROMETHEUS   := $(BIN)/prometheus
@@ -22,12 +25,14 @@ MAILPIT      := $(BIN)/mailpit
 JSONNET      := $(BIN)/jsonnet
 JSONNETFMT   := $(BIN)/jsonnetfmt
 JSONNETLINT  := $(BIN)/jsonnet-lint
+VICTORIAMETRICS := $(BIN)/victoria-metrics
 
 TOOL_STAMPS := \
 	$(BIN)/.prometheus-$(PROMETHEUS_VERSION) \
 	$(BIN)/.alertmanager-$(ALERTMANAGER_VERSION) \
 	$(BIN)/.mailpit-$(MAILPIT_VERSION) \
-	$(BIN)/.jsonnet-$(JSONNET_VERSION)
+	$(BIN)/.jsonnet-$(JSONNET_VERSION) \
+	$(BIN)/.victoria-metrics-$(VICTORIAMETRICS_VERSION)
 
 # Fuzz time per target in `make test`; raise it for a real fuzzing session.
 FUZZTIME ?= 5s
@@ -70,6 +75,10 @@ $(BIN)/.mailpit-$(MAILPIT_VERSION):
 
 $(BIN)/.jsonnet-$(JSONNET_VERSION):
 	GOBIN=$(BIN) $(GO) install github.com/google/go-jsonnet/cmd/jsonnet@$(JSONNET_VERSION) github.com/google/go-jsonnet/cmd/jsonnetfmt@$(JSONNET_VERSION) github.com/google/go-jsonnet/cmd/jsonnet-lint@$(JSONNET_VERSION)
+	touch $@
+
+$(BIN)/.victoria-metrics-$(VICTORIAMETRICS_VERSION):
+	GOBIN=$(BIN) $(GO) install github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics@$(VICTORIAMETRICS_VERSION)
 	touch $@
 
 .PHONY: lint

@@ -494,19 +494,6 @@ type promAlert struct {
 	Value       string            `json:"value"`
 }
 
-func getJSONInto(ctx context.Context, u string, v any) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v)
-}
-
 func firingAlerts(ctx context.Context, prom, name string) ([]promAlert, error) {
 	var r struct {
 		Data struct {

@@ -7,7 +7,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -181,4 +184,29 @@ func poll(ctx context.Context, interval time.Duration, f func() bool) bool {
 		case <-tick.C:
 		}
 	}
+}
+
+// getJSONInto decodes the JSON answer of a GET to u (at most 16 MiB) into
+// v; an answer other than 200 is an error that quotes its start.
+func getJSONInto(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d: %.200s", u, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("GET %s: %v: %.200s", u, err, b)
+	}
+	return nil
 }

@@ -41,8 +41,19 @@
     // BosaiMailOutageBudgetAtRisk/Exhausted fire for this long after the
     // contract-year count rose (one mail per new 停止).
     outageBudgetNoticeFor: '1h',
-    // BosaiMailServiceDown fires after the service is down this long.
-    serviceDownFor: '1m',
+    // BosaiMailServiceDown fires after the service is down this long. The
+    // exporter re-probes a failed critical check at once within the scrape
+    // (bosaimail_check_retries_total), so one lost probe never reads as
+    // down; 15s then means two scrapes in a row (four probes) failed at the
+    // production interval: a real outage is paged about 35 s after it
+    // starts instead of about 85 s, and a blip shorter than a scrape
+    // interval is never paged.
+    serviceDownFor: '15s',
+    // Evaluation interval of the service-level alerts (BosaiMailServiceDown
+    // and its neighbours). At the global 15s, an evaluation that happens
+    // just before each scrape adds almost 15 s to every page; at 5s it adds
+    // at most 5 s. The rules read a handful of series: cheap.
+    serviceDownEvalInterval: '5s',
     // The exporter not scraped (or a service missing from its output) this
     // long is an alert: that time is 稼働未確認 and counts against the
     // contractual availability.

@@ -49,6 +49,9 @@ var (
 		"Expiry (NotAfter) of the leaf certificate the peer actually served in the latest run.", "service", "check", "kind")
 	CheckFailuresDesc = collector.NewTypedDesc("counter", "check", "failures_total",
 		"Failed runs of a check since the exporter started, by bounded reason.", "service", "check", "reason")
+	checkRetriesDesc = collector.NewTypedDesc("counter", "check", "retries_total",
+		"Critical checks re-probed at once within the same scrape after a failed probe, by outcome: recovered (the re-probe succeeded, the run counts as up: a one-probe blip) or failed (the failure is confirmed and reported).",
+		"service", "check", "outcome")
 )
 
 // Result collects what one run of a check observed besides up/down.
@@ -110,14 +113,24 @@ type failures struct{ *collector.Counts }
 func (f failures) inc(service, check, reason string) { f.Inc(service, check, reason) }
 
 func (f failures) collect(ch chan<- prometheus.Metric, keep func(service, check string) bool) {
+	f.collectAs(ch, CheckFailuresDesc, keep)
+}
+
+func (f failures) collectAs(ch chan<- prometheus.Metric, desc *prometheus.Desc, keep func(service, check string) bool) {
 	f.Each(func(l []string, n float64) bool {
 		if !keep(l[0], l[1]) {
 			return false
 		}
-		ch <- prometheus.MustNewConstMetric(CheckFailuresDesc, prometheus.CounterValue, n, l...)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, n, l...)
 		return true
 	})
 }
+
+// Outcomes of the re-probe of a failed critical check.
+const (
+	RetryRecovered = "recovered"
+	RetryFailed    = "failed"
+)
 
 // checksCollector runs every per-scrape check (http, tcp, smtp) of every
 // service concurrently, at most concurrency at a time, each bounded by its
@@ -127,6 +140,9 @@ type checksCollector struct {
 	concurrency int
 	logger      log.Logger
 	failures    failures
+	// retries counts the re-probes of failed critical checks
+	// (bosaimail_check_retries_total: service, check, outcome).
+	retries failures
 }
 
 type scrapeCheck struct {
@@ -141,7 +157,8 @@ func init() {
 
 func newChecksCollector(env collector.Env) (collector.Collector, error) {
 	c := &checksCollector{logger: env.Logger, concurrency: env.Config.Global.CheckConcurrency,
-		failures: failures{collector.SharedCounts(env, "checks/failures")}}
+		failures: failures{collector.SharedCounts(env, "checks/failures")},
+		retries:  failures{collector.SharedCounts(env, "checks/retries")}}
 	if c.concurrency <= 0 {
 		c.concurrency = config.DefaultCheckConcurrency
 	}
@@ -194,26 +211,60 @@ func (c *checksCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 	for _, sc := range c.checks {
 		configured[[2]string{sc.service, sc.check.Name}] = true
 	}
-	c.failures.collect(ch, func(s, k string) bool { return configured[[2]string{s, k}] })
+	keep := func(s, k string) bool { return configured[[2]string{s, k}] }
+	c.failures.collect(ch, keep)
+	c.retries.collectAs(ch, checkRetriesDesc, keep)
 	return nil
 }
 
 func (c *checksCollector) run(ctx context.Context, sc *scrapeCheck, ch chan<- prometheus.Metric) {
 	chk := sc.check
-	ctx, cancel := context.WithTimeout(ctx, chk.Timeout.D())
-	defer cancel()
-	res := &Result{}
-	start := time.Now()
-	err := runProbe(ctx, sc.probe, chk, res)
-	elapsed := time.Since(start)
+	res, elapsed, err := attempt(ctx, sc)
+	// A failed critical check is probed once more at once, within the same
+	// scrape: one lost packet or one slow answer is not reported as the
+	// service down, so the alert on the service needs fewer evaluations
+	// to tell a real outage from a blip. The re-probe gets its own check
+	// timeout and stays inside the scrape's deadline (ctx); with no time
+	// left the first failure stands.
+	if err != nil && chk.IsCritical() && ctx.Err() == nil {
+		first := err
+		res, elapsed, err = attempt(ctx, sc)
+		outcome := RetryRecovered
+		if err != nil {
+			outcome = RetryFailed
+		} else {
+			level.Debug(c.logger).Log("msg", "check failed once, up on the re-probe", "service", sc.service, "check", chk.Name, "kind", chk.Kind, "reason", first.reason, "err", first.err)
+		}
+		c.retries.inc(sc.service, chk.Name, outcome)
+	}
 	up := 1.0
 	if err != nil {
 		up = 0
-		reason := FailureReason(ctx, err)
-		c.failures.inc(sc.service, chk.Name, reason)
-		level.Debug(c.logger).Log("msg", "check failed", "service", sc.service, "check", chk.Name, "kind", chk.Kind, "reason", reason, "err", err)
+		level.Debug(c.logger).Log("msg", "check failed", "service", sc.service, "check", chk.Name, "kind", chk.Kind, "reason", err.reason, "err", err.err)
+		c.failures.inc(sc.service, chk.Name, err.reason)
 	}
 	Emit(ch, sc.service, chk, up, elapsed, res)
+}
+
+// probeError is a failed probe with its reason, classified while the
+// probe's own deadline was known.
+type probeError struct {
+	err    error
+	reason string
+}
+
+// attempt probes a check once, bounded by its timeout and ctx.
+func attempt(ctx context.Context, sc *scrapeCheck) (*Result, time.Duration, *probeError) {
+	ctx, cancel := context.WithTimeout(ctx, sc.check.Timeout.D())
+	defer cancel()
+	res := &Result{}
+	start := time.Now()
+	err := runProbe(ctx, sc.probe, sc.check, res)
+	elapsed := time.Since(start)
+	if err != nil {
+		return res, elapsed, &probeError{err: err, reason: FailureReason(ctx, err)}
+	}
+	return res, elapsed, nil
 }
 
 // runProbe contains a prober's panic so one broken check cannot take the

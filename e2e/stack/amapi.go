@@ -94,13 +94,19 @@ func getJSON[T any](ctx context.Context, client *http.Client, url string) (T, er
 
 // Query evaluates an instant PromQL query and returns the sample values.
 func (s *Stack) Query(ctx context.Context, expr string) ([]float64, error) {
+	return queryValues(ctx, s.client, s.PrometheusURL(), expr)
+}
+
+// queryValues evaluates an instant query on any Prometheus-compatible
+// query API at base and returns the sample values.
+func queryValues(ctx context.Context, client *http.Client, base, expr string) ([]float64, error) {
 	out, err := getJSON[struct {
 		Data struct {
 			Result []struct {
 				Value [2]json.RawMessage `json:"value"`
 			} `json:"result"`
 		} `json:"data"`
-	}](ctx, s.client, s.PrometheusURL()+"/api/v1/query?query="+url.QueryEscape(expr))
+	}](ctx, client, base+"/api/v1/query?query="+url.QueryEscape(expr))
 	if err != nil {
 		return nil, err
 	}

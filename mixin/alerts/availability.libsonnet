@@ -13,6 +13,11 @@ local service = import '../lib/service.libsonnet';
     groups+: [
       {
         name: 'bosaimail-availability-alerts',
+        // Shorter than the scrape interval: BosaiMailServiceDown fires at
+        // most this long after the second failed scrape instead of up to a
+        // scrape interval later, whatever the phase of the evaluation
+        // against the scrapes.
+        interval: cfg.serviceDownEvalInterval,
         rules: [
           {
             alert: 'BosaiMailServiceDown',

@@ -59,6 +59,10 @@ type Options struct {
 type Faults struct {
 	// HealthFail makes /healthz and /readyz answer 503.
 	HealthFail bool `json:"health_fail"`
+	// HealthFailRequests makes the next this many requests to /healthz or
+	// /readyz answer 503, then the service is healthy again: a blip that
+	// one probe sees and the next does not.
+	HealthFailRequests int `json:"health_fail_requests"`
 	// Delay is added to every API answer (e.g. "3s").
 	Delay Duration `json:"delay"`
 	// Error500 makes the delivery API answer 500 without sending.
@@ -150,7 +154,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	s.faults = f
 	s.mu.Unlock()
-	level.Info(s.opts.Logger).Log("msg", "faults set", "health_fail", f.HealthFail, "delay", time.Duration(f.Delay), "error_500", f.Error500, "stop_forwarding", f.StopForwarding, "expired_cert", f.ExpiredCert)
+	level.Info(s.opts.Logger).Log("msg", "faults set", "health_fail", f.HealthFail, "health_fail_requests", f.HealthFailRequests, "delay", time.Duration(f.Delay), "error_500", f.Error500, "stop_forwarding", f.StopForwarding, "expired_cert", f.ExpiredCert)
 }
 
 func (s *Server) withDelay(h http.HandlerFunc) http.HandlerFunc {
@@ -179,8 +183,20 @@ func apiError(w http.ResponseWriter, code int, format string, args ...any) {
 	writeJSON(w, code, map[string]string{"status": "error", "error": fmt.Sprintf(format, args...)})
 }
 
+// healthFailing tells whether this health request fails, using up one of
+// the HealthFailRequests.
+func (s *Server) healthFailing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.HealthFailRequests > 0 {
+		s.faults.HealthFailRequests--
+		return true
+	}
+	return s.faults.HealthFail
+}
+
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	if s.Faults().HealthFail {
+	if s.healthFailing() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "fail", "reason": "fault injected: health_fail"})
 		return
 	}
@@ -192,7 +208,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{"smtp": "ok"}
 	ok := true
-	if s.Faults().HealthFail {
+	if s.healthFailing() {
 		checks["app"], ok = "fault injected: health_fail", false
 	} else {
 		checks["app"] = "ok"
@@ -236,6 +252,10 @@ func (s *Server) putFaults(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		apiError(w, http.StatusBadRequest, "faults: %v", err)
+		return
+	}
+	if f.HealthFailRequests < 0 {
+		apiError(w, http.StatusBadRequest, "faults: health_fail_requests must not be negative")
 		return
 	}
 	if f.Delay < 0 || time.Duration(f.Delay) > MaxDelay {
