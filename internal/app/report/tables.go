@@ -154,7 +154,7 @@ func (r *Report) summary() Section {
 		{"作成日時", jst(r.GeneratedAt)},
 		{"集計単位", "1分（日本時間の各分 [hh:mm:00, hh:mm+1:00) の監視データで判定）"},
 		{"監視データ間隔", interval},
-		{"停止の定義", fmt.Sprintf("すべての監視拠点で重要チェックが失敗し続けた分（停止分）が%s以上続いたもの。それより短いものは瞬断。%s未満の復旧（計画停止の時間を除く）をはさむ停止は1回と数える", jaDuration(r.MinOutage), jaDuration(r.MergeWindow))},
+		{"停止の定義", fmt.Sprintf("すべての監視点で重要チェックが失敗し続けた分（停止分）が%s以上続いたもの。それより短いものは瞬断。%s未満の復旧（計画停止の時間を除く）をはさむ停止は1回と数える", jaDuration(r.MinOutage), jaDuration(r.MergeWindow))},
 		{"稼働率の定義", "1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷（想定稼働時間 − 計画停止）。計画停止は承認済みのものに限る"},
 		{"稼働率の目標", fmt.Sprintf("%s 以上", percent(r.Target))},
 		{"停止回数の上限", fmt.Sprintf("契約年度あたり %d 回以内（免責適用後）", r.MaxOutages)},
@@ -222,7 +222,7 @@ func (r *Report) figuresTable(title, name string, rows []ServiceFigures, limit b
 
 func (r *Report) availability() Section {
 	return Section{Sheet: "稼働実績", Landscape: true, Lines: []string{
-		"稼働率(免責適用後) = 1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷ 想定稼働時間。想定稼働時間は期間から承認済みの計画停止を除いた時間。稼働未確認は、どの監視拠点・監視サーバーからも観測できなかった時間で、承認された稼働確認の記録がない限り稼働していなかったものとして数える。",
+		"稼働率(免責適用後) = 1 −（停止時間 − 免責 + 稼働未確認 − 稼働確認済み）÷ 想定稼働時間。想定稼働時間は期間から承認済みの計画停止を除いた時間。稼働未確認は、どの監視点・監視サーバーからも観測できなかった時間で、承認された稼働確認の記録がない限り稼働していなかったものとして数える。",
 		"対象システムは契約の対象サービス全体で、いずれかのサービスが停止している間は停止、すべてのサービスが計画停止中の間だけ計画停止とする。",
 		fmt.Sprintf("稼働率(免責適用前)は免責を適用しない値、実測稼働率は観測できた時間だけで見た参考値。目標は %s 以上、停止回数の上限は契約年度あたり %d 回（免責適用後）。瞬断は停止に数えない。", percent(r.Target), r.MaxOutages),
 		"契約年度の集計は、年度初めから当月末までのうち監視データのある月の合計（データのない月は判定保留として除く）。",
@@ -445,7 +445,7 @@ func (r *Report) gapSection() Section {
 	for _, a := range r.Confirmations {
 		c.Rows = append(c.Rows, []any{orAllJa(a.Service), a.Start.Time, a.End.Time, a.Minutes, a.InMonth, a.Evidence, a.ApprovedBy, a.ApprovedOn.Format("2006-01-02")})
 	}
-	return Section{Sheet: "稼働未確認", Lines: []string{"監視データ（重要チェックの結果）がどの監視拠点・監視サーバーからも得られなかった時間。承認された稼働確認の記録（事業者のログ、配信ログ等）がない限り、稼働していなかったものとして稼働率に数える。"}, Tables: []Table{t, c}}
+	return Section{Sheet: "稼働未確認", Lines: []string{"監視データ（重要チェックの結果）がどの監視点・監視サーバーからも得られなかった時間。承認された稼働確認の記録（事業者のログ、配信ログ等）がない限り、稼働していなかったものとして稼働率に数える。"}, Tables: []Table{t, c}}
 }
 
 func orAllJa(svc string) string {
