@@ -86,7 +86,7 @@ local ja = import '../lib/ja.libsonnet';
             '0m',
             'warning',
             'データベース {{ $labels.datname }} でデッドロックが続いています',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で直近%sに {{ $value | humanize }} 件のデッドロックが発生しました（しきい値 %d 件）。デッドロックになったトランザクションは取り消され、処理が失敗しています。' % [ja.duration(c.databaseDeadlocksWindow), c.databaseDeadlocks],
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で直近%sに {{ $value | printf "%%.0f" }} 件のデッドロックが発生しました（しきい値 %d 件）。デッドロックになったトランザクションは取り消され、処理が失敗しています。' % [ja.duration(c.databaseDeadlocksWindow), c.databaseDeadlocks],
           ),
         ] + [
           alert(
@@ -116,15 +116,15 @@ local ja = import '../lib/ja.libsonnet';
             c.databaseAutovacuumBehindFor,
             'warning',
             'テーブル {{ $labels.schemaname }}.{{ $labels.relname }} の autovacuum が追いついていません',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）のテーブル {{ $labels.schemaname }}.{{ $labels.relname }} は、autovacuum が動くべき量を不要行が%s以上超えたままです（超過 {{ $value | humanize }} 行）。autovacuum が止められているか、長時間のトランザクションが回収を妨げています。' % ja.duration(c.databaseAutovacuumBehindFor),
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）のテーブル {{ $labels.schemaname }}.{{ $labels.relname }} は、autovacuum が動くべき量を不要行が%s以上超えたままです（超過 {{ $value | printf "%%.0f" }} 行）。autovacuum が止められているか、長時間のトランザクションが回収を妨げています。' % ja.duration(c.databaseAutovacuumBehindFor),
           ),
           alert(
             'BosaiMailDatabaseVolumeFillingUp',
             'bosaimail:database_volume_days_until_full{%s} < %d' % [sel, c.databaseFullWarningDays],
             c.databaseVolumeFillingFor,
             'warning',
-            'データベース {{ $labels.instance }} の増加で {{ $value | humanize }} 日後にディスクが一杯になる見込みです',
-            'データベース {{ $labels.instance }} の直近%sの増加ペースが続くと、データ領域のディスク（ホスト {{ $labels.host }}）が約 {{ $value | humanize }} 日で一杯になります（しきい値 %d 日）。容量の拡張、不要データの削除、再編成を計画してください。' % [ja.duration(c.capacityTrendWindow), c.databaseFullWarningDays],
+            'データベース {{ $labels.instance }} の増加で {{ $value | printf "%.0f" }} 日後にディスクが一杯になる見込みです',
+            'データベース {{ $labels.instance }} の直近%sの増加ペースが続くと、データ領域のディスク（ホスト {{ $labels.host }}）が約 {{ $value | printf "%%.0f" }} 日で一杯になります（しきい値 %d 日）。容量の拡張、不要データの削除、再編成を計画してください。' % [ja.duration(c.capacityTrendWindow), c.databaseFullWarningDays],
           ),
           alert(
             'BosaiMailDatabaseCacheHitRatioLow',

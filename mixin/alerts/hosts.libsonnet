@@ -87,7 +87,7 @@ local ja = import '../lib/ja.libsonnet';
             '0m',
             'warning',
             'サーバ {{ $labels.instance }} でメモリ不足によりプロセスが強制終了されました',
-            'サーバ {{ $labels.instance }} で直近 15 分に {{ $value | humanize }} 回、OOM killer がプロセスを強制終了しました。メール配信・データベース等のプロセスが止まっていないか、直ちに確認してください（journalctl -k | grep -i oom）。',
+            'サーバ {{ $labels.instance }} で直近 15 分に {{ $value | printf "%.0f" }} 回、OOM killer がプロセスを強制終了しました。メール配信・データベース等のプロセスが止まっていないか、直ちに確認してください（journalctl -k | grep -i oom）。',
           ),
           alert(
             'BosaiMailHostCPUSaturated',
@@ -103,7 +103,7 @@ local ja = import '../lib/ja.libsonnet';
             c.hostClockFor,
             'warning',
             'サーバ {{ $labels.instance }} の時刻がずれています',
-            'サーバ {{ $labels.instance }} の時刻が NTP の基準から {{ $value | humanize }} 秒ずれています（しきい値 %g 秒）。TLS 証明書の検証、定期ジョブの起動時刻、ログ・障害記録の時刻が狂います。' % c.hostClockSkewSeconds,
+            'サーバ {{ $labels.instance }} の時刻が NTP の基準から {{ $value | printf "%%.3g" }} 秒ずれています（しきい値 %g 秒）。TLS 証明書の検証、定期ジョブの起動時刻、ログ・障害記録の時刻が狂います。' % c.hostClockSkewSeconds,
           ),
           alert(
             'BosaiMailHostClockNotSynchronising',

@@ -43,7 +43,7 @@ local ja = import '../lib/ja.libsonnet';
             labels: { severity: 'warning', responsible: 'contractor' },
             annotations: {
               summary: '障害台帳が Alertmanager からの通知を受け付けていません（%s）' % outcomeText,
-              description: '障害台帳（{{ $labels.instance }}）は直近%sに Alertmanager からの通知（webhook）を {{ $value | humanize }} 件受け付けませんでした（理由: %s）。障害票が起票されていない障害があるおそれがあります。障害のメールは届いています。' % [ja.duration(c.ledgerWebhookFailureWindow), outcomeText],
+              description: '障害台帳（{{ $labels.instance }}）は直近%sに Alertmanager からの通知（webhook）を {{ $value | printf "%%.0f" }} 件受け付けませんでした（理由: %s）。障害票が起票されていない障害があるおそれがあります。障害のメールは届いています。' % [ja.duration(c.ledgerWebhookFailureWindow), outcomeText],
               runbook_url: rb('BosaiMailLedgerWebhookFailing'),
             },
           },
