@@ -2,6 +2,8 @@
 // reorganisation needs (DB 運用支援: 再編成, 容量, 性能) and the integrity
 // of the live database (業務データの完全性), from postgres_exporter's series
 // and the jobs push API. Thresholds are in config.libsonnet.
+local ja = import '../lib/ja.libsonnet';
+
 {
   prometheusAlerts+:: {
     local c = $._config,
@@ -24,7 +26,7 @@
             c.databaseDownFor,
             'critical',
             'データベース {{ $labels.instance }} に接続できません',
-            'postgres_exporter（{{ $labels.instance }}）が PostgreSQL に %s 以上接続できません。データベースの停止、接続数の上限、認証・ネットワークの異常が考えられます。登録者情報の参照・更新と配信が止まるおそれがあります。' % c.databaseDownFor,
+            'postgres_exporter（{{ $labels.instance }}）が PostgreSQL に%s以上接続できません。データベースの停止、接続数の上限、認証・ネットワークの異常が考えられます。登録者情報の参照・更新と配信が止まるおそれがあります。' % ja.duration(c.databaseDownFor),
           ),
           alert(
             'BosaiMailDatabaseExporterDown',
@@ -32,7 +34,7 @@
             c.databaseExporterDownFor,
             'warning',
             'データベースの監視（postgres_exporter {{ $labels.instance }}）が応答しません',
-            'Prometheus が postgres_exporter（{{ $labels.instance }}）を %s 以上取得できません。この間はデータベースの障害を検知できません。' % c.databaseExporterDownFor,
+            'Prometheus が postgres_exporter（{{ $labels.instance }}）を%s以上取得できません。この間はデータベースの障害を検知できません。' % ja.duration(c.databaseExporterDownFor),
           ),
           alert(
             'BosaiMailDatabaseConnectionsNearMax',
@@ -48,7 +50,7 @@
             c.databaseReplicationFor,
             'warning',
             'データベースのレプリカ {{ $labels.instance }} の反映が遅れています',
-            'レプリカ {{ $labels.instance }} はプライマリの更新を {{ $value | humanizeDuration }} 遅れて反映しています（しきい値 %d 秒）。切替え時にこの間の更新が失われるおそれがあります。' % c.databaseReplicationLagSeconds,
+            'レプリカ {{ $labels.instance }} はプライマリの更新を%s遅れて反映しています（しきい値%s）。切替え時にこの間の更新が失われるおそれがあります。' % [ja.durationOf('$value'), ja.secondsText(c.databaseReplicationLagSeconds)],
           ),
           alert(
             'BosaiMailDatabaseReplicationBroken',
@@ -60,7 +62,7 @@
             c.databaseReplicationFor,
             'critical',
             'データベース {{ $labels.instance }} のレプリケーションが停止しています',
-            'データベース {{ $labels.instance }} でレプリケーションが %s 以上止まっています（プライマリ側のレプリケーションスロット{{ if $labels.slot_name }} {{ $labels.slot_name }} {{ end }}が未使用、またはレプリカが WAL を受信していません）。冗長性が失われ、スロットが残る場合はプライマリの WAL が溜まり続けてディスクを使い切ります。' % c.databaseReplicationFor,
+            'データベース {{ $labels.instance }} でレプリケーションが%s以上止まっています（プライマリ側のレプリケーションスロット{{ if $labels.slot_name }} {{ $labels.slot_name }} {{ end }}が未使用、またはレプリカが WAL を受信していません）。冗長性が失われ、スロットが残る場合はプライマリの WAL が溜まり続けてディスクを使い切ります。' % ja.duration(c.databaseReplicationFor),
           ),
           alert(
             'BosaiMailDatabaseLongRunningTransaction',
@@ -68,7 +70,7 @@
             c.databaseSessionFor,
             'warning',
             'データベース {{ $labels.datname }} で長時間実行中のトランザクションがあります',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で {{ $value | humanizeDuration }} 実行中のトランザクションがあります（しきい値 %d 秒）。ロックの保持や VACUUM の妨げにより、他の処理の遅延やテーブルの肥大化を招きます。' % c.databaseLongTransactionSeconds,
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で%s実行中のトランザクションがあります（しきい値%s）。ロックの保持や VACUUM の妨げにより、他の処理の遅延やテーブルの肥大化を招きます。' % [ja.durationOf('$value'), ja.secondsText(c.databaseLongTransactionSeconds)],
           ),
           alert(
             'BosaiMailDatabaseIdleInTransaction',
@@ -76,7 +78,7 @@
             c.databaseSessionFor,
             'warning',
             'データベース {{ $labels.datname }} でトランザクションを開いたまま放置されたセッションがあります',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で、トランザクションを開始したまま {{ $value | humanizeDuration }} 何もしていないセッション（{{ $labels.state }}）があります（しきい値 %d 秒）。ロックを保持し続け、VACUUM による不要領域の回収も止めます。アプリケーションのトランザクション処理の不具合が疑われます。' % c.databaseIdleInTransactionSeconds,
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で、トランザクションを開始したまま%s何もしていないセッション（{{ $labels.state }}）があります（しきい値%s）。ロックを保持し続け、VACUUM による不要領域の回収も止めます。アプリケーションのトランザクション処理の不具合が疑われます。' % [ja.durationOf('$value'), ja.secondsText(c.databaseIdleInTransactionSeconds)],
           ),
           alert(
             'BosaiMailDatabaseDeadlocks',
@@ -84,7 +86,7 @@
             '0m',
             'warning',
             'データベース {{ $labels.datname }} でデッドロックが続いています',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で直近 %s に {{ $value | humanize }} 件のデッドロックが発生しました（しきい値 %d 件）。デッドロックになったトランザクションは取り消され、処理が失敗しています。' % [c.databaseDeadlocksWindow, c.databaseDeadlocks],
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）で直近%sに {{ $value | printf "%%.0f" }} 件のデッドロックが発生しました（しきい値 %d 件）。デッドロックになったトランザクションは取り消され、処理が失敗しています。' % [ja.duration(c.databaseDeadlocksWindow), c.databaseDeadlocks],
           ),
         ] + [
           alert(
@@ -106,7 +108,7 @@
             c.databaseDeadTuplesFor,
             'warning',
             'テーブル {{ $labels.schemaname }}.{{ $labels.relname }} に不要行が溜まっています（再編成の検討）',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）のテーブル {{ $labels.schemaname }}.{{ $labels.relname }} の不要行（dead tuple）が全体の {{ $value | humanizePercentage }} です（しきい値 %d%%、%s 継続）。性能劣化の原因になります。VACUUM・REINDEX 等の再編成（DB 運用支援）を計画してください。' % [std.round(c.databaseDeadTupleRatio * 100), c.databaseDeadTuplesFor],
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）のテーブル {{ $labels.schemaname }}.{{ $labels.relname }} の不要行（dead tuple）が全体の {{ $value | humanizePercentage }} です（しきい値 %d%%、%s継続）。性能劣化の原因になります。VACUUM・REINDEX 等の再編成（DB 運用支援）を計画してください。' % [std.round(c.databaseDeadTupleRatio * 100), ja.duration(c.databaseDeadTuplesFor)],
           ),
           alert(
             'BosaiMailDatabaseAutovacuumNotKeepingUp',
@@ -114,15 +116,15 @@
             c.databaseAutovacuumBehindFor,
             'warning',
             'テーブル {{ $labels.schemaname }}.{{ $labels.relname }} の autovacuum が追いついていません',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）のテーブル {{ $labels.schemaname }}.{{ $labels.relname }} は、autovacuum が動くべき量を不要行が %s 以上超えたままです（超過 {{ $value | humanize }} 行）。autovacuum が止められているか、長時間のトランザクションが回収を妨げています。' % c.databaseAutovacuumBehindFor,
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）のテーブル {{ $labels.schemaname }}.{{ $labels.relname }} は、autovacuum が動くべき量を不要行が%s以上超えたままです（超過 {{ $value | printf "%%.0f" }} 行）。autovacuum が止められているか、長時間のトランザクションが回収を妨げています。' % ja.duration(c.databaseAutovacuumBehindFor),
           ),
           alert(
             'BosaiMailDatabaseVolumeFillingUp',
             'bosaimail:database_volume_days_until_full{%s} < %d' % [sel, c.databaseFullWarningDays],
             c.databaseVolumeFillingFor,
             'warning',
-            'データベース {{ $labels.instance }} の増加で {{ $value | humanize }} 日後にディスクが一杯になる見込みです',
-            'データベース {{ $labels.instance }} の直近 %s の増加ペースが続くと、データ領域のディスク（ホスト {{ $labels.host }}）が約 {{ $value | humanize }} 日で一杯になります（しきい値 %d 日）。容量の拡張、不要データの削除、再編成を計画してください。' % [c.capacityTrendWindow, c.databaseFullWarningDays],
+            'データベース {{ $labels.instance }} の増加で {{ $value | printf "%.0f" }} 日後にディスクが一杯になる見込みです',
+            'データベース {{ $labels.instance }} の直近%sの増加ペースが続くと、データ領域のディスク（ホスト {{ $labels.host }}）が約 {{ $value | printf "%%.0f" }} 日で一杯になります（しきい値 %d 日）。容量の拡張、不要データの削除、再編成を計画してください。' % [ja.duration(c.capacityTrendWindow), c.databaseFullWarningDays],
           ),
           alert(
             'BosaiMailDatabaseCacheHitRatioLow',
@@ -130,7 +132,7 @@
             c.databaseCacheFor,
             'warning',
             'データベース {{ $labels.datname }} のキャッシュヒット率が低下しています',
-            'データベース {{ $labels.datname }}（{{ $labels.instance }}）の共有バッファのヒット率が {{ $value | humanizePercentage }} です（しきい値 %d%%、%s 継続）。ディスク読込みが増えて応答が遅くなっています。データ量の増加、索引の欠落、メモリ設定（shared_buffers）を確認してください。' % [std.round(c.databaseCacheHitRatio * 100), c.databaseCacheFor],
+            'データベース {{ $labels.datname }}（{{ $labels.instance }}）の共有バッファのヒット率が {{ $value | humanizePercentage }} です（しきい値 %d%%、%s継続）。ディスク読込みが増えて応答が遅くなっています。データ量の増加、索引の欠落、メモリ設定（shared_buffers）を確認してください。' % [std.round(c.databaseCacheHitRatio * 100), ja.duration(c.databaseCacheFor)],
           ),
           alert(
             'BosaiMailDatabaseCheckpointPressure',
@@ -154,7 +156,7 @@
             c.databaseIntegrityOverdueFor,
             'warning',
             'データベースの整合性検査 {{ $labels.job_name }} が予定どおり実行されていません',
-            'データベースの整合性検査 {{ $labels.job_name }} は {{ $value | humanizeTimestamp }} までに結果を報告するはずでしたが、報告がありません。検査されていない期間は、データの完全性を確認できていません。',
+            'データベースの整合性検査 {{ $labels.job_name }} は%sまでに結果を報告するはずでしたが、報告がありません。検査されていない期間は、データの完全性を確認できていません。' % ja.jstOf('$value'),
           ),
         ],
       },

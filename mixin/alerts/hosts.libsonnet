@@ -1,5 +1,7 @@
 // The service's own machines (性能・容量・故障・縮退 of the servers the mail
 // service runs on), from node_exporter's series.
+local ja = import '../lib/ja.libsonnet';
+
 {
   prometheusAlerts+:: {
     local c = $._config,
@@ -24,7 +26,7 @@
             c.hostExporterDownFor,
             'warning',
             'サーバ {{ $labels.instance }} の監視（node_exporter）が応答しません',
-            'Prometheus が node_exporter（{{ $labels.instance }}）を %s 以上取得できません。サーバが停止しているか、監視が止まっています。この間はディスク・メモリ等の異常を検知できません。' % c.hostExporterDownFor,
+            'Prometheus が node_exporter（{{ $labels.instance }}）を%s以上取得できません。サーバが停止しているか、監視が止まっています。この間はディスク・メモリ等の異常を検知できません。' % ja.duration(c.hostExporterDownFor),
           ),
         ] + [
           // The tiers exclude each other: one mail per filesystem, the
@@ -37,7 +39,7 @@
             c.hostFilesystemFillingFor,
             t.severity,
             'サーバ {{ $labels.instance }} の {{ $labels.mountpoint }} が %d 日以内に一杯になる見込みです' % t.days,
-            'サーバ {{ $labels.instance }} のファイルシステム {{ $labels.mountpoint }}（{{ $labels.device }}）は空きが %d%% 未満で、直近 %s の傾向が続くと %d 日以内に空きがなくなります。ログ・バックアップ・データベースの増加を確認し、不要ファイルの削除か容量の拡張をしてください。' % [std.round(t.ratio * 100), c.hostFilesystemTrendWindow, t.days],
+            'サーバ {{ $labels.instance }} のファイルシステム {{ $labels.mountpoint }}（{{ $labels.device }}）は空きが %d%% 未満で、直近%sの傾向が続くと %d 日以内に空きがなくなります。ログ・バックアップ・データベースの増加を確認し、不要ファイルの削除か容量の拡張をしてください。' % [std.round(t.ratio * 100), ja.duration(c.hostFilesystemTrendWindow), t.days],
           )
           for tiers in [[
             { severity: 'warning', days: c.hostFilesystemFullWarningDays, ratio: c.hostFilesystemFillingWarningFreeRatio },
@@ -77,7 +79,7 @@
             c.hostMemoryFor,
             'warning',
             'サーバ {{ $labels.instance }} のメモリが不足しています',
-            'サーバ {{ $labels.instance }} の利用可能なメモリ（MemAvailable）が全体の {{ $value | humanizePercentage }} です（しきい値 %d%%、%s 継続）。スワップによる性能低下や、OOM killer によるプロセスの強制終了のおそれがあります。' % [std.round(c.hostMemoryAvailableRatio * 100), c.hostMemoryFor],
+            'サーバ {{ $labels.instance }} の利用可能なメモリ（MemAvailable）が全体の {{ $value | humanizePercentage }} です（しきい値 %d%%、%s継続）。スワップによる性能低下や、OOM killer によるプロセスの強制終了のおそれがあります。' % [std.round(c.hostMemoryAvailableRatio * 100), ja.duration(c.hostMemoryFor)],
           ),
           alert(
             'BosaiMailHostOOMKill',
@@ -85,7 +87,7 @@
             '0m',
             'warning',
             'サーバ {{ $labels.instance }} でメモリ不足によりプロセスが強制終了されました',
-            'サーバ {{ $labels.instance }} で直近 15 分に {{ $value | humanize }} 回、OOM killer がプロセスを強制終了しました。メール配信・データベース等のプロセスが止まっていないか、直ちに確認してください（journalctl -k | grep -i oom）。',
+            'サーバ {{ $labels.instance }} で直近 15 分に {{ $value | printf "%.0f" }} 回、OOM killer がプロセスを強制終了しました。メール配信・データベース等のプロセスが止まっていないか、直ちに確認してください（journalctl -k | grep -i oom）。',
           ),
           alert(
             'BosaiMailHostCPUSaturated',
@@ -93,7 +95,7 @@
             c.hostCPUFor,
             'warning',
             'サーバ {{ $labels.instance }} の CPU が飽和しています',
-            'サーバ {{ $labels.instance }} の CPU 使用率が {{ $value | humanizePercentage }} です（しきい値 %d%%、%s 継続）。配信処理の遅延や応答の悪化が起きます。負荷の高いプロセスを確認してください。' % [std.round(c.hostCPUBusyRatio * 100), c.hostCPUFor],
+            'サーバ {{ $labels.instance }} の CPU 使用率が {{ $value | humanizePercentage }} です（しきい値 %d%%、%s継続）。配信処理の遅延や応答の悪化が起きます。負荷の高いプロセスを確認してください。' % [std.round(c.hostCPUBusyRatio * 100), ja.duration(c.hostCPUFor)],
           ),
           alert(
             'BosaiMailHostClockSkew',
@@ -101,7 +103,7 @@
             c.hostClockFor,
             'warning',
             'サーバ {{ $labels.instance }} の時刻がずれています',
-            'サーバ {{ $labels.instance }} の時刻が NTP の基準から {{ $value | humanize }} 秒ずれています（しきい値 %g 秒）。TLS 証明書の検証、定期ジョブの起動時刻、ログ・障害記録の時刻が狂います。' % c.hostClockSkewSeconds,
+            'サーバ {{ $labels.instance }} の時刻が NTP の基準から {{ $value | printf "%%.3g" }} 秒ずれています（しきい値 %g 秒）。TLS 証明書の検証、定期ジョブの起動時刻、ログ・障害記録の時刻が狂います。' % c.hostClockSkewSeconds,
           ),
           alert(
             'BosaiMailHostClockNotSynchronising',

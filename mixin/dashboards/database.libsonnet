@@ -2,6 +2,7 @@
 // support duties of the contract: failure, performance, reorganisation
 // (再編成) and capacity (容量).
 local g = import '../lib/dashboard.libsonnet';
+local ja = import '../lib/ja.libsonnet';
 
 {
   grafanaDashboards+:: {
@@ -40,7 +41,7 @@ local g = import '../lib/dashboard.libsonnet';
         ),
         g.stat(
           t('データ領域が一杯になるまで', 'Data volume full in'),
-          t('直近 %s のデータベースの増加ペースで、データ領域のディスクが一杯になるまでの日数（増えていなければ表示なし）。' % c.capacityTrendWindow, 'Days until the databases growth fills their volume.'),
+          t('直近%sのデータベースの増加ペースで、データ領域のディスクが一杯になるまでの日数（増えていなければ表示なし）。' % ja.duration(c.capacityTrendWindow), 'Days until the databases growth fills their volume.'),
           [g.instant('bosaimail:database_volume_days_until_full{%s}' % f(), '{{instance}}')],
           w=6,
           unit='d',
@@ -128,7 +129,7 @@ local g = import '../lib/dashboard.libsonnet';
         ),
         g.table(
           t('大きいテーブル', 'Largest tables'),
-          t('索引を含むサイズの大きい順と、直近 %s の増加（1 日あたり）。' % c.capacityTrendWindow, 'Largest tables and their growth per day.'),
+          t('索引を含むサイズの大きい順と、直近%sの増加（1日あたり）。' % ja.duration(c.capacityTrendWindow), 'Largest tables and their growth per day.'),
           [
             g.instant('topk(10, pg_stat_user_tables_size_bytes{%s})' % f(), '', 'table'),
             g.instant('deriv(pg_stat_user_tables_size_bytes{%s}[%s]) * 86400' % [f(), c.capacityTrendWindow], '', 'table'),

@@ -1,6 +1,7 @@
 // サーバ: the service's own machines (node_exporter): disks and their
 // forecast, memory, CPU and clock.
 local g = import '../lib/dashboard.libsonnet';
+local ja = import '../lib/ja.libsonnet';
 
 {
   grafanaDashboards+:: {
@@ -24,7 +25,7 @@ local g = import '../lib/dashboard.libsonnet';
         g.row(t('ディスク', 'Disks')),
         g.table(
           t('ファイルシステム', 'Filesystems'),
-          t('空き容量、空き inode、直近 %s の傾向で一杯になるまでの日数（増えていなければ空欄）。' % c.capacityTrendWindow, 'Free space, free inodes and days until full.'),
+          t('空き容量、空き inode、直近%sの傾向で一杯になるまでの日数（増えていなければ空欄）。' % ja.duration(c.capacityTrendWindow), 'Free space, free inodes and days until full.'),
           [
             g.instant('bosaimail:host_filesystem_avail:ratio{%s}' % fs, '', 'table'),
             g.instant('bosaimail:host_filesystem_files_free:ratio{%s}' % fs, '', 'table'),
