@@ -109,12 +109,14 @@ func TestHATopology(t *testing.T) {
 	t.Logf("topology ready after %s", time.Since(begin).Round(time.Second))
 	recipients := []string{oncall, prefecture}
 	const (
-		deliveryDown   = "【障害発生】delivery BosaiMailServiceDown"
-		deliveryUp     = "【復旧】delivery BosaiMailServiceDown"
-		registrationDn = "【障害発生】registration BosaiMailServiceDown"
-		registrationUp = "【復旧】registration BosaiMailServiceDown"
-		exporterDown   = "【障害発生】BosaiMailExporterDown"
-		exporterUp     = "【復旧】BosaiMailExporterDown"
+		// Subjects are the alerts' Japanese summaries with the services'
+		// display names (examples/demo/bosaimail.yml).
+		deliveryDown   = "【障害発生】緊急情報メール配信が停止"
+		deliveryUp     = "【復旧】緊急情報メール配信が停止"
+		registrationDn = "【障害発生】利用者登録サイトが停止"
+		registrationUp = "【復旧】利用者登録サイトが停止"
+		exporterDown   = "【障害発生】監視用エクスポーター"
+		exporterUp     = "【復旧】監視用エクスポーター"
 	)
 
 	// 0. Blips of registration, while scenario 1 runs on delivery: one

@@ -81,6 +81,6 @@ func faultToMailRound(ctx context.Context, t *testing.T, bin, tools, rules strin
 	if err := s.SetFaults(ctx, "delivery", `{"health_fail": true}`); err != nil {
 		t.Fatal(err)
 	}
-	m := waitMail(ctx, t, s.OpsMail, mailMatch{to: oncall, subjectPrefix: "【障害発生】delivery BosaiMailServiceDown"})
+	m := waitMail(ctx, t, s.OpsMail, mailMatch{to: oncall, subjectPrefix: "【障害発生】緊急情報メール配信が停止"})
 	return m.Created.Sub(injected)
 }
