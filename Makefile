@@ -96,7 +96,22 @@ test-go: tools
 include $(sort $(wildcard mk/*.mk))
 
 .PHONY: test
-test: $(TEST_TARGETS)
+test: system-deps $(TEST_TARGETS)
+
+# Debian packages that tests drive as real components: PostgreSQL and the
+# exporters of the database/hosts e2e (e2e/database_test.go), headless
+# Chromium for the ledger's browser test (e2e/browser_test.go). Installed
+# with apt-get when missing (as root; otherwise say what to install).
+.PHONY: system-deps
+system-deps:
+	@missing=""; \
+	{ command -v prometheus-postgres-exporter && command -v prometheus-node-exporter && ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 || \
+	  missing="$$missing postgresql prometheus-postgres-exporter prometheus-node-exporter"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run: sudo apt-get install -y$$missing)"; exit 1; fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
 
 .PHONY: clean
 clean:
