@@ -36,8 +36,14 @@ func TestLedger(t *testing.T) {
 	tools := toolsDir(t, "prometheus", "alertmanager", "mailpit")
 	rules := rulesGlob(t, "BosaiMailServiceDown")
 	bin := programs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	// About four minutes here; a fresh CI machine (Chromium's first start,
+	// a loaded runner) has needed more than six.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	// Each phase is logged with its time, so that a run ending at the
+	// deadline says where the time went.
+	began := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	s, err := stack.Start(ctx, stack.Config{
 		Root: testbin.RepoRoot(), Bin: bin, Tools: tools, Dir: t.TempDir(), Ports: stack.FreePorts(),
 		ScrapeInterval: e2eScrape, EvalInterval: e2eEval, Rules: rules, SecondAlertmanager: true,
@@ -51,12 +57,14 @@ func TestLedger(t *testing.T) {
 	}
 	lc := &ledgerAPI{t: t, s: s}
 	waitHealthy(ctx, t, s)
+	phase("stack healthy")
 
 	injected := time.Now()
 	if err := s.SetFaults(ctx, "delivery", `{"health_fail": true}`); err != nil {
 		t.Fatal(err)
 	}
 	mail := waitMail(ctx, t, s.OpsMail, mailMatch{to: oncall, subjectPrefix: "【障害発生】緊急情報メール配信が停止"})
+	phase("fault mailed")
 
 	// One 障害票, with the service and the start of the alert as
 	// Alertmanager holds it, after both Alertmanagers delivered it.
@@ -78,6 +86,7 @@ func TestLedger(t *testing.T) {
 	if incs := lc.incidents(ctx); len(incs) != 1 {
 		t.Fatalf("%d 障害票 for one fault notified by two Alertmanagers, want 1: %+v", len(incs), incs)
 	}
+	phase("障害票 opened, notified by both Alertmanagers")
 	am, err := s.AlertmanagerAlerts(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -118,12 +127,14 @@ func TestLedger(t *testing.T) {
 	if err := s.ClearFaults(ctx, "delivery"); err != nil {
 		t.Fatal(err)
 	}
+	phase("fault lifted")
 	if !poll(ctx, 500*time.Millisecond, func() bool {
 		incs := lc.incidents(ctx)
 		return len(incs) == 1 && !incs[0].Firing && !incs[0].ResolvedAt.IsZero() && func() bool { inc = incs[0]; return true }()
 	}) {
 		t.Fatalf("the 障害票 was never resolved: %+v", lc.incidents(ctx))
 	}
+	phase("障害票 resolved")
 	if inc.ResolvedAt.Before(lifted.Add(-e2eScrape)) {
 		t.Errorf("resolved at %s, before the repair at %s", inc.ResolvedAt, lifted)
 	}
@@ -131,6 +142,7 @@ func TestLedger(t *testing.T) {
 	// The contractor writes the 障害票 in a real browser.
 	page := fmt.Sprintf("%s/incidents/%d", s.LedgerURL(), inc.ID)
 	browserEdit(ctx, t, s.LedgerURL(), inc.ID)
+	phase("障害票 written in the browser")
 	if got := lc.incidents(ctx)[0].Fields; got.Cause != "回線事業者の中継装置の故障" || got.Responsibility != "回線事業者" || got.Exemption != "通信回線障害" {
 		t.Errorf("after the browser's edit the 障害票 holds %+v", got)
 	}
@@ -151,6 +163,7 @@ func TestLedger(t *testing.T) {
 
 	// The next report run exempts the fault's down minutes.
 	reportExempts(ctx, t, s)
+	phase("report exempts the approved minutes")
 
 	// An approved planned stop reaches the exporter through the feed.
 	now := time.Now().In(config.Tokyo)
@@ -169,6 +182,7 @@ func TestLedger(t *testing.T) {
 	}) {
 		t.Fatal(`bosaimail_maintenance_active{service="delivery"} never became 1 after the planned stop was approved`)
 	}
+	phase("approved planned stop reached the exporter")
 	if v, err := s.Query(ctx, `bosaimail_maintenance_active{service="registration"}`); err != nil || len(v) != 1 || v[0] != 0 {
 		t.Errorf(`bosaimail_maintenance_active{service="registration"} = %v (%v), want 0: the planned stop is delivery's`, v, err)
 	}
