@@ -4,12 +4,11 @@ package cloud
 
 import (
 	"context"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/health"
-	healthtypes "github.com/aws/aws-sdk-go-v2/service/health/types"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/internal/awsclient"
 	"github.com/bosaimail/bosaimail_exporter/internal/cloudstatus"
@@ -19,68 +18,93 @@ import (
 // awsHealthMaxPages bounds DescribeEvents paging.
 const awsHealthMaxPages = 50
 
-// AWS Health (DescribeEvents) and Amazon SES (SESv2 GetAccount) through the
-// official SDK: the standard credential chain, SigV4 signing and the SDK's
-// decoders; endpoint overrides BaseEndpoint (tests, VPC endpoints).
+// AWS Health (DescribeEvents) and Amazon SES (SESv2 GetAccount), signed
+// with the SDK's credential chain and signer (internal/awsclient); the
+// endpoint setting overrides the service endpoint (tests, VPC endpoints).
 func init() {
 	cloudRefreshers["aws_health"] = newAWSHealthRefresh
 	cloudRefreshers["aws_ses"] = newAWSSESRefresh
 }
 
-func (s *cloudSource) awsConfig() (aws.Config, error) {
-	// LoadDefaultConfig only reads the environment and shared files here;
-	// credentials are fetched lazily, under the refresh's deadline. The
-	// HTTP client is set per service (awsHTTPClient), not here: the SDK
-	// refuses a custom client when AWS_CA_BUNDLE is set, and credential
-	// providers (SSO, STS) should keep honouring that bundle.
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
-		awsconfig.WithRegion(s.cfg.Region),
-		// The collector.Source retries with its own backoff; one SDK retry is enough
-		// to ride over a dropped connection within a refresh.
-		awsconfig.WithRetryMaxAttempts(2))
-	return cfg, err
-}
-
-// awsHTTPClient is the source's client (tls_config, timeout) with every
-// response body bounded: the SDK reads bodies itself.
-func (s *cloudSource) awsHTTPClient() awsclient.Doer {
-	return awsclient.BoundedDoer{Next: s.client, Limit: s.cfg.MaxBodyBytes}
-}
-
-func (s *cloudSource) awsEndpoint() *string {
-	if s.cfg.Endpoint.IsZero() {
-		return nil
+// awsClient uses the source's client (tls_config, timeout) and bounds
+// every answer by the source's max_body_bytes.
+func (s *cloudSource) awsClient(service, host string) (*awsclient.Client, error) {
+	var ep *url.URL
+	if !s.cfg.Endpoint.IsZero() {
+		ep = s.cfg.Endpoint.URL
 	}
-	return aws.String(s.cfg.Endpoint.String())
+	return awsclient.New(awsclient.Options{Service: service, Host: host, Region: s.cfg.Region,
+		Endpoint: ep, HTTP: s.client, MaxBytes: s.cfg.MaxBodyBytes})
+}
+
+// Health's event as DescribeEvents answers it (awsJson1.1: times in epoch
+// seconds).
+type awsHealthEvent struct {
+	Arn               string        `json:"arn"`
+	Service           string        `json:"service"`
+	EventTypeCode     string        `json:"eventTypeCode"`
+	EventTypeCategory string        `json:"eventTypeCategory"`
+	StatusCode        string        `json:"statusCode"`
+	StartTime         *awsEpochTime `json:"startTime"`
+	EndTime           *awsEpochTime `json:"endTime"`
+}
+
+// awsEpochTime is a timestamp of the AWS JSON protocols: seconds since the
+// epoch, with a fraction.
+type awsEpochTime struct{ time.Time }
+
+func (t *awsEpochTime) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("timestamp %s: %w", b, err)
+	}
+	sec := int64(f)
+	t.Time = time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
+	return nil
+}
+
+func (t *awsEpochTime) time() time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
 }
 
 func newAWSHealthRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult, error), error) {
-	cfg, err := s.awsConfig()
+	client, err := s.awsClient("health", "health")
 	if err != nil {
 		return nil, err
 	}
-	client := health.NewFromConfig(cfg, func(o *health.Options) {
-		o.BaseEndpoint = s.awsEndpoint()
-		o.HTTPClient = s.awsHTTPClient()
-		o.Logger = awsclient.NewLogger(s.env.Logger, s.cfg.Name)
-	})
-	filter := &healthtypes.EventFilter{
-		EventStatusCodes: []healthtypes.EventStatusCode{healthtypes.EventStatusCodeOpen, healthtypes.EventStatusCodeUpcoming},
-		Services:         s.cfg.Components,
-		Regions:          s.cfg.Locations,
+	type filter struct {
+		EventStatusCodes []string `json:"eventStatusCodes"`
+		Services         []string `json:"services,omitempty"`
+		Regions          []string `json:"regions,omitempty"`
 	}
+	type input struct {
+		Filter     filter `json:"filter"`
+		MaxResults int    `json:"maxResults"`
+		NextToken  string `json:"nextToken,omitempty"`
+	}
+	in := input{Filter: filter{EventStatusCodes: []string{"open", "upcoming"}, Services: s.cfg.Components, Regions: s.cfg.Locations}, MaxResults: 100}
 	return func(ctx context.Context) (cloudResult, error) {
-		var events []healthtypes.Event
-		p := health.NewDescribeEventsPaginator(client, &health.DescribeEventsInput{Filter: filter, MaxResults: aws.Int32(100)})
-		for page := 0; p.HasMorePages(); page++ {
+		var events []awsHealthEvent
+		in := in
+		for page := 0; ; page++ {
 			if page == awsHealthMaxPages {
 				return cloudResult{}, fetch.Errorf(fetch.ReasonPayload, "aws health: more than %d pages of events", awsHealthMaxPages)
 			}
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return cloudResult{}, awsclient.Err("aws health DescribeEvents", err)
+			var out struct {
+				Events    []awsHealthEvent `json:"events"`
+				NextToken string           `json:"nextToken"`
+			}
+			if err := client.JSONRPC(ctx, "AWSHealth_20160804.DescribeEvents", in, &out); err != nil {
+				return cloudResult{}, fmt.Errorf("aws health: %w", err)
 			}
 			events = append(events, out.Events...)
+			if out.NextToken == "" || out.NextToken == in.NextToken {
+				break
+			}
+			in.NextToken = out.NextToken
 		}
 		snap := awsHealthSnapshot(events, s.cfg.Components)
 		return cloudResult{snap: &snap}, nil
@@ -90,7 +114,7 @@ func newAWSHealthRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult
 // awsHealthSnapshot maps Health events: an open issue degrades its service,
 // an open (ongoing) scheduled change puts it in maintenance, an upcoming one
 // only announces the window. Listed services without events are operational.
-func awsHealthSnapshot(events []healthtypes.Event, services []string) cloudstatus.Snapshot {
+func awsHealthSnapshot(events []awsHealthEvent, services []string) cloudstatus.Snapshot {
 	states := map[string]cloudstatus.Status{}
 	var order []string
 	set := func(svc string, st cloudstatus.Status) {
@@ -107,26 +131,26 @@ func awsHealthSnapshot(events []healthtypes.Event, services []string) cloudstatu
 	}
 	var snap cloudstatus.Snapshot
 	for _, e := range events {
-		if e.StatusCode == healthtypes.EventStatusCodeClosed {
+		if e.StatusCode == "closed" {
 			continue
 		}
-		svc := aws.ToString(e.Service)
-		ev := cloudstatus.Event{ID: aws.ToString(e.Arn), Title: aws.ToString(e.EventTypeCode), Components: []string{svc}}
-		ev.Start = aws.ToTime(e.StartTime)
-		ev.End = aws.ToTime(e.EndTime)
-		open := e.StatusCode == healthtypes.EventStatusCodeOpen
+		svc := e.Service
+		ev := cloudstatus.Event{ID: e.Arn, Title: e.EventTypeCode, Components: []string{svc}}
+		ev.Start = e.StartTime.time()
+		ev.End = e.EndTime.time()
+		open := e.StatusCode == "open"
 		switch e.EventTypeCategory {
-		case healthtypes.EventTypeCategoryIssue, healthtypes.EventTypeCategoryInvestigation:
+		case "issue", "investigation":
 			ev.Category = cloudstatus.Issue
 			if open {
 				set(svc, cloudstatus.Degraded)
 			}
-		case healthtypes.EventTypeCategoryScheduledChange:
+		case "scheduledChange":
 			ev.Category = cloudstatus.ScheduledChange
 			if open {
 				set(svc, cloudstatus.Maintenance)
 			}
-		case healthtypes.EventTypeCategoryAccountNotification:
+		case "accountNotification":
 			ev.Category = cloudstatus.Notification
 		default:
 			// A category AWS adds later: count it as a notice and say we
@@ -143,19 +167,19 @@ func awsHealthSnapshot(events []healthtypes.Event, services []string) cloudstatu
 }
 
 func newAWSSESRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult, error), error) {
-	cfg, err := s.awsConfig()
+	client, err := s.awsClient("ses", "email")
 	if err != nil {
 		return nil, err
 	}
-	client := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
-		o.BaseEndpoint = s.awsEndpoint()
-		o.HTTPClient = s.awsHTTPClient()
-		o.Logger = awsclient.NewLogger(s.env.Logger, s.cfg.Name)
-	})
 	return func(ctx context.Context) (cloudResult, error) {
-		out, err := client.GetAccount(ctx, &sesv2.GetAccountInput{})
-		if err != nil {
-			return cloudResult{}, awsclient.Err("ses GetAccount", err)
+		var out struct {
+			SendQuota *struct {
+				Max24HourSend, MaxSendRate, SentLast24Hours float64
+			}
+			SendingEnabled bool
+		}
+		if err := client.REST(ctx, "ses GetAccount", http.MethodGet, "/v2/email/account", nil, &out); err != nil {
+			return cloudResult{}, err
 		}
 		if out.SendQuota == nil {
 			return cloudResult{}, fetch.Errorf(fetch.ReasonPayload, "ses GetAccount: no SendQuota in the answer")

@@ -9,35 +9,41 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/go-kit/log"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
 	"github.com/bosaimail/bosaimail_exporter/internal/awsclient"
 )
 
-// newSESStats reads SES GetSendStatistics through the official SDK; the
-// returned function closes the client's idle connections when a reload
-// removes the source.
-func newSESStats(s *config.SESSource, logger log.Logger) (sesStats, func(), error) {
-	client, closeIdle, err := newDeliverySESClient(s, logger)
+// sesMaxBodyBytes bounds a GetSendStatistics answer: two weeks of
+// 15-minute points are about 1,350 entries, some 300 KB of XML.
+const sesMaxBodyBytes = 4 << 20
+
+// newSESStats reads SES GetSendStatistics (awsQuery, XML); the returned
+// function closes the client's idle connections when a reload removes the
+// source.
+func newSESStats(s *config.SESSource, _ log.Logger) (sesStats, func(), error) {
+	client, err := newDeliverySESClient(s)
 	if err != nil {
 		return nil, nil, err
 	}
 	return func(ctx context.Context, since time.Time) (deliverySESStats, error) {
-		out, err := client.GetSendStatistics(ctx, &ses.GetSendStatisticsInput{})
-		if err != nil {
-			return deliverySESStats{}, awsclient.Err("ses GetSendStatistics", err)
+		var out struct {
+			Points []struct {
+				Timestamp                                      time.Time
+				DeliveryAttempts, Bounces, Complaints, Rejects int64
+			} `xml:"GetSendStatisticsResult>SendDataPoints>member"`
+		}
+		if err := client.Query(ctx, "GetSendStatistics", "2010-12-01", &out); err != nil {
+			return deliverySESStats{}, fmt.Errorf("ses: %w", err)
 		}
 		var st deliverySESStats
-		for _, p := range out.SendDataPoints {
-			if p.Timestamp == nil {
+		for _, p := range out.Points {
+			if p.Timestamp.IsZero() {
 				continue
 			}
 			if p.Timestamp.After(st.Latest) {
-				st.Latest = *p.Timestamp
+				st.Latest = p.Timestamp
 			}
 			if p.Timestamp.Before(since) {
 				continue
@@ -48,27 +54,24 @@ func newSESStats(s *config.SESSource, logger log.Logger) (sesStats, func(), erro
 			st.Rejects += p.Rejects
 		}
 		return st, nil
-	}, closeIdle, nil
+	}, client.CloseIdleConnections, nil
 }
-
-// sesMaxBodyBytes bounds a GetSendStatistics answer: two weeks of
-// 15-minute points are about 1,350 entries, some 300 KB of XML.
-const sesMaxBodyBytes = 4 << 20
 
 // newDeliverySESClient uses the key files when configured, else the SDK's
 // default credential chain (environment, shared files, SSO, instance role);
 // credentials are fetched lazily, under a refresh's deadline.
-func newDeliverySESClient(s *config.SESSource, logger log.Logger) (*ses.Client, func(), error) {
-	opts := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRegion(s.Region),
-		// The collector.Source retries on its own schedule with backoff; the SDK's
-		// own retries would only stretch one refresh past its timeout.
-		awsconfig.WithRetryMaxAttempts(1),
+func newDeliverySESClient(s *config.SESSource) (*awsclient.Client, error) {
+	o := awsclient.Options{Service: "ses", Host: "email", Region: s.Region, MaxBytes: sesMaxBodyBytes,
+		// Our own transport, so the source can close its idle connections
+		// when a reload removes it; the source's context carries the timeout.
+		HTTP: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+	if !s.Endpoint.IsZero() {
+		o.Endpoint = s.Endpoint.URL
 	}
 	if s.AccessKeyIDFile != "" {
 		// The key files are read at each request, so rotated keys need no
 		// reload.
-		opts = append(opts, awsconfig.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			id, err := config.ReadSecretFile(s.AccessKeyIDFile)
 			if err != nil {
 				return aws.Credentials{}, err
@@ -77,22 +80,12 @@ func newDeliverySESClient(s *config.SESSource, logger log.Logger) (*ses.Client, 
 			if err != nil {
 				return aws.Credentials{}, err
 			}
-			return credentials.NewStaticCredentialsProvider(id, secret, "").Retrieve(context.Background())
-		})))
+			return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, Source: "key files"}, nil
+		})
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	c, err := awsclient.New(o)
 	if err != nil {
-		return nil, nil, fmt.Errorf("delivery.ses: AWS configuration: %w", err)
+		return nil, fmt.Errorf("delivery.ses: %w", err)
 	}
-	// Our own transport, so the source can close its idle connections when
-	// a reload removes it.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	return ses.NewFromConfig(cfg, func(o *ses.Options) {
-		if !s.Endpoint.IsZero() {
-			o.BaseEndpoint = aws.String(s.Endpoint.String())
-		}
-		// The source's context carries the timeout.
-		o.HTTPClient = awsclient.BoundedDoer{Next: &http.Client{Transport: tr}, Limit: sesMaxBodyBytes}
-		o.Logger = awsclient.NewLogger(logger, "ses")
-	}), tr.CloseIdleConnections, nil
+	return c, nil
 }

@@ -75,7 +75,8 @@ func newSecurityFindings(env collector.Env) (collector.Collector, error) {
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			f := &secFindingsFeed{cfg: fc, client: &http.Client{Transport: tr}, logger: logger}
 			if fc.Kind == "aws_securityhub" {
-				// The SDK's own client (with its retries and timeouts) unless a test sets one.
+				// The client the AWS configuration built (it honours
+				// AWS_CA_BUNDLE) unless a test sets one.
 				f.client = nil
 				sh, err := newSecurityHubCounter(f)
 				if err != nil {

@@ -4,13 +4,8 @@ package security
 
 import (
 	"context"
+	"fmt"
 	"net/http"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
-	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
-	"github.com/go-kit/log"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
 	"github.com/bosaimail/bosaimail_exporter/internal/advisory"
@@ -19,68 +14,87 @@ import (
 )
 
 // newSecurityHubCounter counts active, unresolved findings by their ASFF
-// Severity.Label through the official SDK. The client is built on each
-// refresh (it reads the AWS credential chain), with the feed's HTTP client
-// when one is set.
+// Severity.Label (GetFindings, restJson1). The client is built on each
+// refresh, so a rotated shared credentials file is read without a reload;
+// it sends through the feed's HTTP client when one is set (tests), else
+// through the one the AWS configuration built (which honours
+// AWS_CA_BUNDLE), whose connections are closed after the refresh.
 func newSecurityHubCounter(f *secFindingsFeed) (func(ctx context.Context, res *secFindingsResult) error, error) {
+	if _, err := newSecurityHubClient(f.cfg); err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, res *secFindingsResult) error {
-		client, err := newSecurityHubClient(ctx, f.cfg, f.client, f.logger)
+		client, err := newSecurityHubClient(f.cfg)
 		if err != nil {
-			return err
+			return fetch.Errorf(fetch.ReasonOther, "%v", err)
+		}
+		if f.client != nil {
+			client = client.WithHTTP(f.client)
+		} else {
+			defer client.CloseIdleConnections()
 		}
 		return securityHubCount(ctx, client, res)
 	}, nil
 }
 
-func securityHubCount(ctx context.Context, client securityhub.GetFindingsAPIClient, res *secFindingsResult) error {
-	eq := shtypes.StringFilterComparisonEquals
-	in := &securityhub.GetFindingsInput{
-		Filters: &shtypes.AwsSecurityFindingFilters{
-			RecordState: []shtypes.StringFilter{{Comparison: eq, Value: aws.String(string(shtypes.RecordStateActive))}},
-			WorkflowStatus: []shtypes.StringFilter{
-				{Comparison: eq, Value: aws.String(string(shtypes.WorkflowStatusNew))},
-				{Comparison: eq, Value: aws.String(string(shtypes.WorkflowStatusNotified))},
-			},
-		},
-		MaxResults: aws.Int32(100),
+type shStringFilter struct {
+	Comparison string
+	Value      string
+}
+
+func securityHubCount(ctx context.Context, client *awsclient.Client, res *secFindingsResult) error {
+	eq := func(v string) shStringFilter { return shStringFilter{Comparison: "EQUALS", Value: v} }
+	type input struct {
+		Filters struct {
+			RecordState    []shStringFilter
+			WorkflowStatus []shStringFilter
+		}
+		MaxResults int
+		NextToken  *string `json:",omitempty"`
 	}
-	p := securityhub.NewGetFindingsPaginator(client, in)
-	for pages := 0; p.HasMorePages(); pages++ {
+	var in input
+	in.Filters.RecordState = []shStringFilter{eq("ACTIVE")}
+	in.Filters.WorkflowStatus = []shStringFilter{eq("NEW"), eq("NOTIFIED")}
+	in.MaxResults = 100
+	for pages := 0; ; pages++ {
 		if pages >= secFindingsMaxPages {
 			return fetch.Errorf(fetch.ReasonPayload, "Security Hub: more than %d pages of findings", secFindingsMaxPages)
 		}
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return awsclient.Err("Security Hub GetFindings", err)
+		var out struct {
+			Findings []struct {
+				Severity *struct{ Label string }
+			}
+			NextToken string
+		}
+		if err := client.REST(ctx, "Security Hub GetFindings", http.MethodPost, "/findings", in, &out); err != nil {
+			return err
 		}
 		for _, fd := range out.Findings {
 			label := ""
 			if fd.Severity != nil {
-				label = string(fd.Severity.Label)
+				label = fd.Severity.Label
 			}
 			res.Counts[advisory.NormalizeSeverity(label)]++
 		}
+		if out.NextToken == "" || (in.NextToken != nil && out.NextToken == *in.NextToken) {
+			return nil
+		}
+		in.NextToken = &out.NextToken
 	}
-	return nil
 }
 
 // newSecurityHubClient uses the standard AWS credential chain (environment,
 // shared files, instance role); Endpoint overrides the service endpoint.
-func newSecurityHubClient(ctx context.Context, fc *config.FindingsFeed, hc *http.Client, logger log.Logger) (securityhub.GetFindingsAPIClient, error) {
-	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(fc.Region))
-	if err != nil {
-		return nil, fetch.Errorf(fetch.ReasonOther, "AWS configuration: %v", err)
+// A page of 100 ASFF findings is at most a few MB; the bound of a findings
+// download applies.
+func newSecurityHubClient(fc *config.FindingsFeed) (*awsclient.Client, error) {
+	o := awsclient.Options{Service: "securityhub", Host: "securityhub", Region: fc.Region, MaxBytes: secFindingsMaxBytes}
+	if !fc.Endpoint.IsZero() {
+		o.Endpoint = fc.Endpoint.URL
 	}
-	return securityhub.NewFromConfig(ac, func(o *securityhub.Options) {
-		if hc != nil {
-			o.HTTPClient = hc
-		}
-		// A page of 100 ASFF findings is at most a few MB; the bound of a
-		// findings download applies.
-		o.HTTPClient = awsclient.BoundedDoer{Next: o.HTTPClient, Limit: secFindingsMaxBytes}
-		o.Logger = awsclient.NewLogger(logger, fc.Name)
-		if !fc.Endpoint.IsZero() {
-			o.BaseEndpoint = aws.String(fc.Endpoint.String())
-		}
-	}), nil
+	c, err := awsclient.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return c, nil
 }

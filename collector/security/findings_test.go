@@ -23,8 +23,8 @@ import (
 )
 
 func TestSecurityFindings(t *testing.T) {
-	// Real AWS SDK against a local endpoint: the request is signed
-	// (SigV4) and the answer decoded by the SDK itself.
+	// The SDK's credential chain and signer against a local endpoint: the
+	// request is SigV4-signed, the recorded answer decoded.
 	collectortest.IsolateAWS(t, "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 	var mu sync.Mutex
 	var filters []string
@@ -120,8 +120,8 @@ bosaimail_security_findings_invalid_records{source="securityhub"} 0
 	if err := testutil.CollectAndCompare(pc, strings.NewReader(want), "bosaimail_security_findings", "bosaimail_security_findings_invalid_records"); err != nil {
 		t.Error(err)
 	}
-	// Wrong credentials: the SDK's error is a failed refresh; the last
-	// counts stay.
+	// Wrong credentials: the service's refusal is a failed refresh; the
+	// last counts stay.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDOTHER")
 	if err := c.feeds[0].src.RefreshOnce(ctx); err == nil || !strings.Contains(err.Error(), "Security Hub GetFindings") {
 		t.Errorf("bad credentials: %v", err)
