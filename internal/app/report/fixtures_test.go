@@ -260,6 +260,18 @@ func (f *fixture) reportFigures(t *testing.T, url string) ([]figures, []*timelin
 					fig.OutagesContract++
 				}
 			}
+			// The report's year and month counts go through the outages'
+			// own attribution: it must count what the per-minute flags
+			// (the rules' contract_start) count.
+			n := 0
+			for _, o := range all {
+				if o.Service == e.Service && o.countsIn(a, b) {
+					n++
+				}
+			}
+			if n != fig.OutagesContract {
+				t.Errorf("%s: %s [%s, %s): %d outages count against the contract by their attribution, %d by the minutes", f.name, e.Service, e.From, e.To, n, fig.OutagesContract)
+			}
 		}
 		out = append(out, fig)
 	}

@@ -375,9 +375,9 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 			for _, out := range outagesBySvc[tl.service] {
 				if out.first >= from && out.first < to {
 					y.Outages++
-					if !out.Exempted() {
-						y.OutagesContract++
-					}
+				}
+				if out.countsIn(from, to) {
+					y.OutagesContract++
 				}
 			}
 		}
@@ -385,9 +385,9 @@ func Build(ctx context.Context, q *Querier, o Options) (*Report, error) {
 		for _, out := range outagesBySvc[tl.service] {
 			if out.first >= mFrom {
 				f.Outages++
-				if !out.Exempted() {
-					f.OutagesContract++
-				}
+			}
+			if out.countsIn(mFrom, year.N) {
+				f.OutagesContract++
 			}
 		}
 		f.ratios()
@@ -608,14 +608,18 @@ func (r *Report) trend(tls []*timeline, all []*Outage, alerts []*AlertEpisode, g
 			t.Unobserved[tl.service] = c.Unobserved
 		}
 		for _, out := range all {
+			// The month of a contractual count is that of its first
+			// minute not exempted (as for the year), so that the months'
+			// counts add up to the year's.
+			if out.countsIn(from, to) {
+				t.Contract++
+			}
 			if out.first < from || out.first >= to {
 				continue
 			}
 			t.Outages++
 			if out.Exempted() {
 				t.Exempted++
-			} else {
-				t.Contract++
 			}
 			cat := out.Category
 			if !out.Exempted() {

@@ -157,8 +157,12 @@ type Outage struct {
 	// month; End is then the month's end.
 	OngoingAtEnd bool
 	// contract tells whether it counts against the contract (not wholly
-	// exempted); set by run.
-	contract bool
+	// exempted); set by run. contractFirst is then its first minute that
+	// counts (its first 停止 minute not exempted): the contract year and
+	// month of the count are those of that minute, as the recording rules
+	// count bosaimail:outages:contract_start.
+	contract      bool
+	contractFirst int
 
 	first, last int // minute indexes in the grid
 }
@@ -166,6 +170,12 @@ type Outage struct {
 // Exempted tells whether every 停止 minute is exempt: only then does the
 // outage leave the contractual count.
 func (o *Outage) Exempted() bool { return o.Down > 0 && !o.contract }
+
+// countsIn tells whether the outage counts against the contract in the
+// minutes [from, to) of its grid.
+func (o *Outage) countsIn(from, to int) bool {
+	return o.contract && o.contractFirst >= from && o.contractFirst < to
+}
 
 // PartlyExempted tells whether some but not all 停止 minutes are exempt.
 func (o *Outage) PartlyExempted() bool { return o.Exempt > 0 && o.Exempt < o.Down }
@@ -191,8 +201,9 @@ func (tl *timeline) outages(g Grid) []*Outage {
 		if tl.stopMinute[i] {
 			cur.last = i
 		}
-		if tl.contract[i] {
+		if tl.contract[i] && !cur.contract {
 			cur.contract = true
+			cur.contractFirst = i
 		}
 	}
 	for _, o := range out {
