@@ -28,7 +28,7 @@ func init() {
 // probeHTTP requests the configured URL on a fresh connection (so DNS,
 // connect and TLS are measured and the served certificate is seen every
 // time, as a user would meet them) and judges status, body and JSON.
-func probeHTTP(ctx context.Context, chk *config.Check, res *Result) error {
+func probeHTTP(ctx context.Context, chk *config.Check, res *Result, chains *ChainMemo) error {
 	h := chk.HTTP
 	var body *bytes.Reader
 	if h.Body != "" {
@@ -60,7 +60,7 @@ func probeHTTP(ctx context.Context, chk *config.Check, res *Result) error {
 	transport := &http.Transport{
 		Proxy:                  nil, // a health check measures the service, not a proxy
 		DialContext:            dialer.DialContext,
-		DialTLSContext:         tlsDialer(dialer, h.TLSClient),
+		DialTLSContext:         tlsDialer(dialer, h.TLSClient, chains),
 		DisableKeepAlives:      true,
 		DisableCompression:     false,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -256,11 +256,11 @@ func (p *phaseTracer) trace() *httptrace.ClientTrace {
 
 // tlsDialer connects and completes the TLS handshake itself, so that the
 // peer's chain is verified for the host actually dialed (a redirect may
-// lead elsewhere) through verifiedChains. base (nil: defaults) is copied
+// lead elsewhere) through chains. base (nil: defaults) is copied
 // per connection, so a plain-http check copies nothing. It reports the handshake to the
 // request's httptrace like http.Transport's own dialer does, so the tls
 // phase is timed the same way.
-func tlsDialer(dialer *net.Dialer, base *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func tlsDialer(dialer *net.Dialer, base *tls.Config, chains *ChainMemo) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		raw, err := dialer.DialContext(ctx, network, addr)
 		if err != nil {
@@ -275,7 +275,7 @@ func tlsDialer(dialer *net.Dialer, base *tls.Config) func(ctx context.Context, n
 		if base != nil {
 			conf = base.Clone()
 		}
-		conn := tls.Client(raw, verifyWithMemo(withCurves(conf), host))
+		conn := tls.Client(raw, chains.verifyThrough(withCurves(conf), host))
 		trace := httptrace.ContextClientTrace(ctx)
 		if trace != nil && trace.TLSHandshakeStart != nil {
 			trace.TLSHandshakeStart()

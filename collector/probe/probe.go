@@ -97,8 +97,9 @@ func FailureReason(ctx context.Context, err error) string {
 
 // proberFunc runs one check once. It returns nil when the check is up, or
 // an error (preferably a *fetch.Error) that says why it is down. It must
-// return promptly when ctx is done.
-type proberFunc func(ctx context.Context, chk *config.Check, res *Result) error
+// return promptly when ctx is done. A peer's certificate chain is verified
+// through chains, the exporter's memo (SharedChainMemo).
+type proberFunc func(ctx context.Context, chk *config.Check, res *Result, chains *ChainMemo) error
 
 var probers = map[string]proberFunc{}
 
@@ -143,6 +144,9 @@ type checksCollector struct {
 	// retries counts the re-probes of failed critical checks
 	// (bosaimail_check_retries_total: service, check, outcome).
 	retries failures
+	// chains is the memo of verified certificate chains the State keeps
+	// for the whole exporter: the same servers are met scrape after scrape.
+	chains *ChainMemo
 }
 
 type scrapeCheck struct {
@@ -158,7 +162,8 @@ func init() {
 func newChecksCollector(env collector.Env) (collector.Collector, error) {
 	c := &checksCollector{logger: env.Logger, concurrency: env.Config.Global.CheckConcurrency,
 		failures: failures{collector.SharedCounts(env, "checks/failures")},
-		retries:  failures{collector.SharedCounts(env, "checks/retries")}}
+		retries:  failures{collector.SharedCounts(env, "checks/retries")},
+		chains:   SharedChainMemo(env)}
 	if c.concurrency <= 0 {
 		c.concurrency = config.DefaultCheckConcurrency
 	}
@@ -219,7 +224,7 @@ func (c *checksCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 
 func (c *checksCollector) run(ctx context.Context, sc *scrapeCheck, ch chan<- prometheus.Metric) {
 	chk := sc.check
-	res, elapsed, err := attempt(ctx, sc)
+	res, elapsed, err := attempt(ctx, sc, c.chains)
 	// A failed critical check is probed once more at once, within the same
 	// scrape: one lost packet or one slow answer is not reported as the
 	// service down, so the alert on the service needs fewer evaluations
@@ -228,7 +233,7 @@ func (c *checksCollector) run(ctx context.Context, sc *scrapeCheck, ch chan<- pr
 	// left the first failure stands.
 	if err != nil && chk.IsCritical() && ctx.Err() == nil {
 		first := err
-		res, elapsed, err = attempt(ctx, sc)
+		res, elapsed, err = attempt(ctx, sc, c.chains)
 		outcome := RetryRecovered
 		if err != nil {
 			outcome = RetryFailed
@@ -254,12 +259,12 @@ type probeError struct {
 }
 
 // attempt probes a check once, bounded by its timeout and ctx.
-func attempt(ctx context.Context, sc *scrapeCheck) (*Result, time.Duration, *probeError) {
+func attempt(ctx context.Context, sc *scrapeCheck, chains *ChainMemo) (*Result, time.Duration, *probeError) {
 	ctx, cancel := context.WithTimeout(ctx, sc.check.Timeout.D())
 	defer cancel()
 	res := &Result{}
 	start := time.Now()
-	err := runProbe(ctx, sc.probe, sc.check, res)
+	err := runProbe(ctx, sc.probe, sc.check, res, chains)
 	elapsed := time.Since(start)
 	if err != nil {
 		return res, elapsed, &probeError{err: err, reason: FailureReason(ctx, err)}
@@ -269,13 +274,13 @@ func attempt(ctx context.Context, sc *scrapeCheck) (*Result, time.Duration, *pro
 
 // runProbe contains a prober's panic so one broken check cannot take the
 // others (or the scrape) down.
-func runProbe(ctx context.Context, p proberFunc, chk *config.Check, res *Result) (err error) {
+func runProbe(ctx context.Context, p proberFunc, chk *config.Check, res *Result, chains *ChainMemo) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fetch.Errorf(ReasonOther, "check panicked: %v", r)
 		}
 	}()
-	return p(ctx, chk, res)
+	return p(ctx, chk, res, chains)
 }
 
 // Emit sends the metrics of one check run; the roundtrip source uses

@@ -104,11 +104,18 @@ func hangingListener(t *testing.T) string {
 
 func runChecks(t *testing.T, yml string, timeout time.Duration) *prometheus.Registry {
 	t.Helper()
+	return runChecksIn(t, nil, yml, timeout)
+}
+
+// runChecksIn builds the checks collector as an exporter whose State is st
+// does (nil: none, as a collector built directly).
+func runChecksIn(t *testing.T, st *collector.State, yml string, timeout time.Duration) *prometheus.Registry {
+	t.Helper()
 	cfg, err := config.Parse("test.yml", []byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	c, err := newChecksCollector(collector.Env{Config: cfg})
+	c, err := newChecksCollector(collector.Env{Config: cfg, State: st})
 	if err != nil {
 		t.Fatal(err)
 	}

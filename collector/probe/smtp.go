@@ -35,9 +35,9 @@ func init() {
 
 // probeSMTP runs the SMTP dialog up to (never including) DATA: connect,
 // banner, EHLO, STARTTLS, extensions, AUTH, MAIL FROM/RCPT TO, QUIT.
-func probeSMTP(ctx context.Context, chk *config.Check, res *Result) error {
+func probeSMTP(ctx context.Context, chk *config.Check, res *Result, chains *ChainMemo) error {
 	s := chk.SMTP
-	sess, err := OpenSMTP(ctx, &s.SMTPServer, res)
+	sess, err := OpenSMTP(ctx, &s.SMTPServer, res, chains)
 	if err != nil {
 		return err
 	}
@@ -98,8 +98,10 @@ func (s *SMTPSession) Close() {
 
 // OpenSMTP connects and greets, timing each phase into res: connect, tls
 // (implicit), banner, ehlo, starttls (STARTTLS command and handshake). The
-// certificate served (implicit or after STARTTLS) is recorded in res.
-func OpenSMTP(ctx context.Context, srv *config.SMTPServer, res *Result) (*SMTPSession, error) {
+// certificate served (implicit or after STARTTLS) is recorded in res, and
+// its chain is verified through chains (SharedChainMemo of the caller's
+// Env).
+func OpenSMTP(ctx context.Context, srv *config.SMTPServer, res *Result, chains *ChainMemo) (*SMTPSession, error) {
 	var d net.Dialer
 	start := time.Now()
 	raw, err := d.DialContext(ctx, "tcp", srv.Address)
@@ -123,7 +125,7 @@ func OpenSMTP(ctx context.Context, srv *config.SMTPServer, res *Result) (*SMTPSe
 			tlsConf = srv.TLSClient.Clone()
 		}
 		host, _, _ := net.SplitHostPort(srv.Address)
-		tlsConf = verifyWithMemo(tlsConf, host)
+		tlsConf = chains.verifyThrough(tlsConf, host)
 	}
 	var conn net.Conn = raw
 	if srv.TLS == config.MailTLSImplicit {

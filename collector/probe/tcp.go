@@ -16,7 +16,7 @@ func init() {
 
 // probeTCP connects to host:port and, when configured, completes a TLS
 // handshake, recording the leaf certificate the peer served.
-func probeTCP(ctx context.Context, chk *config.Check, res *Result) error {
+func probeTCP(ctx context.Context, chk *config.Check, res *Result, chains *ChainMemo) error {
 	t := chk.TCP
 	var d net.Dialer
 	start := time.Now()
@@ -34,7 +34,7 @@ func probeTCP(ctx context.Context, chk *config.Check, res *Result) error {
 		conf = &tls.Config{}
 	}
 	host, _, _ := net.SplitHostPort(t.Address)
-	tlsConn := tls.Client(conn, verifyWithMemo(conf.Clone(), host))
+	tlsConn := tls.Client(conn, chains.verifyThrough(conf.Clone(), host))
 	start = time.Now()
 	err = tlsConn.HandshakeContext(ctx)
 	res.Phase("tls", time.Since(start))

@@ -9,8 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bosaimail/bosaimail_exporter/collector"
 )
 
+// ChainMemo remembers certificate chains that passed a full verification.
+//
 // A check meets the same server with the same certificate chain scrape
 // after scrape. Building and verifying that chain (a signature check per
 // link, name and usage checks) is a large part of a TLS check's CPU, and
@@ -24,10 +28,33 @@ import (
 // handshake's own signature (the peer's proof that it holds the key) is
 // checked by crypto/tls on every connection as before.
 //
-// This is a bounded memo of a pure function, shared by all checks, not
-// per-check state: a reload that builds new root pools simply stops
-// hitting the old entries, which are dropped when the memo is full.
-var verifiedChains = &chainMemo{}
+// This is a bounded memo of a pure function, shared by all checks of one
+// exporter, not per-check state: it belongs to the exporter's
+// collector.State (SharedChainMemo), like the other values that outlive
+// one config, so two exporters in one process (tests) never share it and
+// it lives exactly as long as its owner. A reload that builds new root
+// pools simply stops hitting the old entries, which are dropped when the
+// memo is full.
+type ChainMemo struct {
+	mu sync.Mutex
+	m  map[chainKey][]*x509.Certificate
+	// full counts full verifications (tests see the memo at work).
+	full atomic.Int64
+}
+
+// SharedChainMemo returns the memo of verified chains of env's State, the
+// one every TLS check of the exporter (per-scrape checks and the
+// roundtrip's SMTP sends) verifies through. Without a State (a collector
+// built directly by a test) it is a new memo.
+func SharedChainMemo(env collector.Env) *ChainMemo {
+	m, err := collector.Shared(env, "probe/verified_chains", func() (*ChainMemo, error) { return &ChainMemo{}, nil })
+	if err != nil {
+		// The State is shutting down: a memo of its own still verifies
+		// every chain, it only remembers nothing beyond this collector.
+		return &ChainMemo{}
+	}
+	return m
+}
 
 // chainMemoMax bounds the memo: far above the chains of any realistic
 // config, small next to the exporter's memory (an entry shares the parsed
@@ -37,13 +64,6 @@ const chainMemoMax = 1024
 type chainKey struct {
 	sum   [sha256.Size]byte
 	roots *x509.CertPool
-}
-
-type chainMemo struct {
-	mu sync.Mutex
-	m  map[chainKey][]*x509.Certificate
-	// full counts full verifications (tests see the memo at work).
-	full atomic.Int64
 }
 
 func chainKeyOf(certs []*x509.Certificate, name string, roots *x509.CertPool) chainKey {
@@ -64,7 +84,7 @@ func chainKeyOf(certs []*x509.Certificate, name string, roots *x509.CertPool) ch
 
 // verify checks certs (as the peer sent them, leaf first) for name against
 // roots (nil: the system's) at now, as crypto/tls would.
-func (m *chainMemo) verify(certs []*x509.Certificate, name string, roots *x509.CertPool, now time.Time) error {
+func (m *ChainMemo) verify(certs []*x509.Certificate, name string, roots *x509.CertPool, now time.Time) error {
 	if len(certs) == 0 {
 		return &tls.CertificateVerificationError{Err: errNoCertificates}
 	}
@@ -107,12 +127,17 @@ func withinValidity(chain []*x509.Certificate, now time.Time) bool {
 
 var errNoCertificates = errors.New("peer sent no certificate")
 
-// verifyWithMemo makes conf (a clone the caller owns) verify the peer
-// through verifiedChains for serverName, keeping any VerifyConnection it
-// already has. A config that skips verification is left as it is.
-func verifyWithMemo(conf *tls.Config, serverName string) *tls.Config {
+// verifyThrough makes conf (a clone the caller owns) verify the peer
+// through m for serverName, keeping any VerifyConnection it already has. A
+// config that skips verification is left as it is. A nil m (a caller of
+// the exported OpenSMTP without a memo) verifies through a memo of this
+// connection only: the same checks, nothing remembered.
+func (m *ChainMemo) verifyThrough(conf *tls.Config, serverName string) *tls.Config {
 	if conf.InsecureSkipVerify {
 		return conf
+	}
+	if m == nil {
+		m = &ChainMemo{}
 	}
 	if conf.ServerName == "" {
 		conf.ServerName = serverName
@@ -122,7 +147,7 @@ func verifyWithMemo(conf *tls.Config, serverName string) *tls.Config {
 	// below runs on every handshake and fails it like crypto/tls would.
 	conf.InsecureSkipVerify = true
 	conf.VerifyConnection = func(cs tls.ConnectionState) error {
-		if err := verifiedChains.verify(cs.PeerCertificates, name, roots, time.Now()); err != nil {
+		if err := m.verify(cs.PeerCertificates, name, roots, time.Now()); err != nil {
 			return err
 		}
 		if next != nil {

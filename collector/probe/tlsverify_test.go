@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bosaimail/bosaimail_exporter/collector"
 	"github.com/bosaimail/bosaimail_exporter/internal/testkit/testcerts"
 )
 
@@ -51,7 +52,7 @@ func TestChainMemo(t *testing.T) {
 	}
 	chain, chain2 := parsedChain(t, leaf), parsedChain(t, leaf2)
 	roots := ca.Pool()
-	m := &chainMemo{}
+	m := &ChainMemo{}
 	step := func(name string, certs []*x509.Certificate, host string, pool *x509.CertPool, at time.Time, wantErr string, wantFull int64) {
 		t.Helper()
 		before := m.full.Load()
@@ -88,13 +89,16 @@ func TestChainMemo(t *testing.T) {
 }
 
 // Through real handshakes: repeated https checks of one server verify its
-// chain once, and the certificate served is still read every time.
+// chain once, through the memo their exporter's State owns, and the
+// certificate served is still read every time.
 func TestHTTPSChecksReuseVerifiedChain(t *testing.T) {
 	fx := newTLSFixture(t)
 	srv := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }), fx.good)
 	yml := fmt.Sprintf(`services: [{name: s, checks: [{name: c, kind: http, http: {url: %q, tls_config: {ca_file: %q}}}]}]`, srv.URL, fx.caFile)
-	before := verifiedChains.full.Load()
-	reg := runChecks(t, yml, 30*time.Second)
+	st := collector.NewState(nil)
+	t.Cleanup(st.Close)
+	memo := SharedChainMemo(collector.Env{State: st})
+	reg := runChecksIn(t, st, yml, 30*time.Second)
 	for i := range 3 {
 		mfs, err := reg.Gather()
 		if err != nil {
@@ -113,7 +117,9 @@ func TestHTTPSChecksReuseVerifiedChain(t *testing.T) {
 			t.Fatalf("scrape %d: up %v, not after %v", i, up, notAfter)
 		}
 	}
-	if got := verifiedChains.full.Load() - before; got != 1 {
+	// The State's memo is new: one full verification in all, none if the
+	// checks verified through a memo of their own.
+	if got := memo.full.Load(); got != 1 {
 		t.Errorf("%d full verifications over 3 scrapes, want 1", got)
 	}
 }

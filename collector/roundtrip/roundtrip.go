@@ -68,6 +68,9 @@ type roundTrip struct {
 	// runner shares the canary loop between the Sets that run it: a reload
 	// that leaves the check unchanged does not send a canary of its own.
 	runner *collector.Loop
+	// chains is the State's memo of verified certificate chains, which the
+	// SMTP send shares with the per-scrape checks (often the same server).
+	chains *probe.ChainMemo
 }
 
 func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
@@ -93,6 +96,7 @@ func newRoundTripCollector(env collector.Env) (collector.Collector, error) {
 				rt := &roundTrip{
 					service: svc.Name, check: chk, state: st,
 					logger: log.With(env.Logger, "service", svc.Name, "check", chk.Name), now: now,
+					chains: probe.SharedChainMemo(env),
 				}
 				rt.runner = &collector.Loop{Name: svc.Name + "/" + chk.Name, Logger: env.Logger, Fn: rt.loop}
 				return rt, nil
@@ -224,13 +228,13 @@ func earliest(a, b time.Time) time.Time {
 func (rt *roundTrip) send(ctx context.Context, tag canary.Tag, res *probe.Result) error {
 	s := rt.check.RoundTrip.Send
 	if s.SMTP != nil {
-		return sendSMTP(ctx, s.SMTP, tag, res, rt.now())
+		return sendSMTP(ctx, s.SMTP, tag, res, rt.now(), rt.chains)
 	}
 	return sendHTTP(ctx, s.HTTP, tag, rt.now())
 }
 
-func sendSMTP(ctx context.Context, s *config.RoundTripSMTP, tag canary.Tag, res *probe.Result, now time.Time) error {
-	sess, err := probe.OpenSMTP(ctx, &s.SMTPServer, res)
+func sendSMTP(ctx context.Context, s *config.RoundTripSMTP, tag canary.Tag, res *probe.Result, now time.Time, chains *probe.ChainMemo) error {
+	sess, err := probe.OpenSMTP(ctx, &s.SMTPServer, res, chains)
 	if err != nil {
 		return err
 	}

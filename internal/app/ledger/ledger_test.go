@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -636,5 +637,75 @@ func TestFeedGolden(t *testing.T) {
 	}
 	if !bytes.Equal(want, b.Bytes()) {
 		t.Errorf("%s differs from the served feed (go test -run TestFeedGolden -update):\n%s", golden, b.String())
+	}
+}
+
+// TestRecordPathRefusals pins what the handlers of one record named by
+// its path (/incidents/{id}, /approvals/{id}) answer before their own
+// work: the refusals by role, the id that is not one, the record that does
+// not exist, and which of them wins when a request has several faults
+// (each handler keeps its own order).
+func TestRecordPathRefusals(t *testing.T) {
+	f := newFixture(t, false)
+	f.post(readFile(t, "firing.json"), testWebhookToken)
+	id := f.incidents()[0].ID
+	page := fmt.Sprintf("/incidents/%d", id)
+	const missing = 999999
+	gone := fmt.Sprintf("/incidents/%d", missing)
+	users := map[string]*browser{}
+	for _, name := range []string{"uketaku", "ken", "etsuran"} {
+		b := f.browser()
+		b.login(name)
+		b.get("/")
+		users[name] = b
+	}
+	exemption := url.Values{"category": {"通信回線障害"}, "start": {"2026-10-12T12:05"}, "end": {"2026-10-12T12:26"}, "reason": {"理由"}}
+	for _, tc := range []struct {
+		user, method, path string
+		form               url.Values
+		code               int
+		want               string
+	}{
+		{"etsuran", "GET", page, nil, http.StatusOK, "発生日時"},
+		{"etsuran", "GET", "/incidents/x", nil, http.StatusNotFound, "障害票が見つかりません。"},
+		{"etsuran", "GET", gone, nil, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", missing)},
+
+		{"uketaku", "POST", "/incidents/x", url.Values{"version": {"0"}}, http.StatusNotFound, "障害票が見つかりません。"},
+		{"etsuran", "POST", "/incidents/x", url.Values{"version": {"0"}}, http.StatusNotFound, "障害票が見つかりません。"},
+		{"etsuran", "POST", gone, url.Values{"version": {"0"}}, http.StatusForbidden, "閲覧のみの利用者は障害票を編集できません。"},
+		{"etsuran", "POST", page, url.Values{"version": {"0"}}, http.StatusForbidden, "閲覧のみの利用者は障害票を編集できません。"},
+		{"uketaku", "POST", gone, url.Values{}, http.StatusBadRequest, "version がありません。"},
+		{"ken", "POST", gone, url.Values{"version": {"0"}}, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", missing)},
+		{"uketaku", "POST", gone, url.Values{"version": {"0"}}, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", missing)},
+
+		{"ken", "POST", "/incidents/x/exemption", exemption, http.StatusForbidden, "免責の申請は受託者が行います。"},
+		{"etsuran", "POST", page + "/exemption", exemption, http.StatusForbidden, "免責の申請は受託者が行います。"},
+		{"uketaku", "POST", "/incidents/x/exemption", exemption, http.StatusNotFound, "障害票が見つかりません。"},
+		{"uketaku", "POST", gone + "/exemption", url.Values{}, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", missing)},
+
+		{"uketaku", "POST", "/approvals/x", url.Values{"decision": {"approve"}}, http.StatusForbidden, "承認・却下は県の承認者が行います。"},
+		{"etsuran", "POST", fmt.Sprintf("/approvals/%d", missing), url.Values{"decision": {"approve"}}, http.StatusForbidden, "承認・却下は県の承認者が行います。"},
+		{"ken", "POST", "/approvals/x", url.Values{}, http.StatusNotFound, "申請が見つかりません。"},
+		{"ken", "POST", fmt.Sprintf("/approvals/%d", missing), url.Values{}, http.StatusBadRequest, "承認か却下かを選んでください。"},
+		{"ken", "POST", fmt.Sprintf("/approvals/%d", missing), url.Values{"decision": {"approve"}}, http.StatusNotFound, fmt.Sprintf("申請 %d はありません。", missing)},
+	} {
+		b := users[tc.user]
+		var code int
+		var body string
+		if tc.method == "GET" {
+			code, body = b.get(tc.path)
+		} else {
+			// postForm adds the user's CSRF token to the form it is given.
+			code, body = b.postForm(tc.path, maps.Clone(tc.form))
+		}
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s %s: HTTP %d, want %d with %q\n%s", tc.user, tc.method, tc.path, code, tc.code, tc.want, body)
+		}
+	}
+	if inc, _, _ := f.store.Incident(id); inc.Version != 0 {
+		t.Errorf("a refused request changed the incident: version %d", inc.Version)
+	}
+	if all, _ := f.store.Approvals("", ""); len(all) != 0 {
+		t.Errorf("a refused request made %d approvals", len(all))
 	}
 }

@@ -208,14 +208,43 @@ type incidentData struct {
 	ExStart, ExEnd time.Time
 }
 
-func pathID(r *http.Request) (uint64, error) {
-	return strconv.ParseUint(r.PathValue("id"), 10, 64)
+// recordID is how every handler of one record named by its path
+// (/incidents/{id}, /approvals/{id}) begins. A handler limited to one role
+// (role not "") refuses the others first, with 403 and its own Japanese
+// refusal; then the id in the path must be a number, else 404 naming the
+// record (noun: 障害票, 申請). On false the answer is written and the
+// handler stops. The edit handler passes role "" and refuses viewers
+// itself, after the id: a viewer's post to a path that names no 障害票 has
+// always been 404 there, and a refactor must not change an answer.
+func (s *Server) recordID(w http.ResponseWriter, r *http.Request, noun, role, refusal string) (uint64, bool) {
+	if role != "" && currentUser(r).Role != role {
+		s.refuseRole(w, r, refusal)
+		return 0, false
+	}
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.errorPage(w, r, http.StatusNotFound, noun+"が見つかりません。")
+		return 0, false
+	}
+	return id, true
+}
+
+// incidentToChange reads 障害票 id for a handler about to change it or
+// file a request on it; one it cannot read is 404, as if it did not
+// exist. (The incident page tells a store error, 500, from a missing
+// 障害票.)
+func (s *Server) incidentToChange(w http.ResponseWriter, r *http.Request, id uint64) (*Incident, bool) {
+	inc, _, err := s.o.Store.Incident(id)
+	if err != nil {
+		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", id))
+		return nil, false
+	}
+	return inc, true
 }
 
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.errorPage(w, r, http.StatusNotFound, "障害票が見つかりません。")
+	id, ok := s.recordID(w, r, "障害票", "", "")
+	if !ok {
 		return
 	}
 	inc, hist, err := s.o.Store.Incident(id)
@@ -253,9 +282,8 @@ func (s *Server) refuseRole(w http.ResponseWriter, r *http.Request, what string)
 
 func (s *Server) editIncident(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
-	id, err := pathID(r)
-	if err != nil {
-		s.errorPage(w, r, http.StatusNotFound, "障害票が見つかりません。")
+	id, ok := s.recordID(w, r, "障害票", "", "")
+	if !ok {
 		return
 	}
 	if u.Role == RoleViewer {
@@ -267,9 +295,8 @@ func (s *Server) editIncident(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusBadRequest, "version がありません。画面を開き直してください。")
 		return
 	}
-	cur, _, err := s.o.Store.Incident(id)
-	if err != nil {
-		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", id))
+	cur, ok := s.incidentToChange(w, r, id)
+	if !ok {
 		return
 	}
 	f := cur.Fields
@@ -340,23 +367,18 @@ func formTime(r *http.Request, name, label string) (time.Time, error) {
 
 func (s *Server) requestExemption(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
-	if u.Role != RoleContractor {
-		s.refuseRole(w, r, "免責の申請は受託者が行います。")
+	id, ok := s.recordID(w, r, "障害票", RoleContractor, "免責の申請は受託者が行います。")
+	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		s.errorPage(w, r, http.StatusNotFound, "障害票が見つかりません。")
-		return
-	}
-	inc, _, err := s.o.Store.Incident(id)
-	if err != nil {
-		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", id))
+	inc, ok := s.incidentToChange(w, r, id)
+	if !ok {
 		return
 	}
 	a := Approval{Kind: KindExemption, Incident: id, Service: inc.Service, Category: r.PostFormValue("category"),
 		Reason: strings.TrimSpace(r.PostFormValue("reason")), RequestedBy: u.Label(), RequestedAt: s.o.Now()}
 	var problems []string
+	var err error
 	if a.Start, err = formTime(r, "start", "開始"); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -450,13 +472,8 @@ func (s *Server) requestApproval(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
-	if u.Role != RoleApprover {
-		s.refuseRole(w, r, "承認・却下は県の承認者が行います。")
-		return
-	}
-	id, err := pathID(r)
-	if err != nil {
-		s.errorPage(w, r, http.StatusNotFound, "申請が見つかりません。")
+	id, ok := s.recordID(w, r, "申請", RoleApprover, "承認・却下は県の承認者が行います。")
+	if !ok {
 		return
 	}
 	var approve bool
