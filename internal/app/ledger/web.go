@@ -230,16 +230,25 @@ func (s *Server) recordID(w http.ResponseWriter, r *http.Request, noun, role, re
 }
 
 // incidentToChange reads 障害票 id for a handler about to change it or
-// file a request on it; one it cannot read is 404, as if it did not
-// exist. (The incident page tells a store error, 500, from a missing
-// 障害票.)
+// file a request on it.
 func (s *Server) incidentToChange(w http.ResponseWriter, r *http.Request, id uint64) (*Incident, bool) {
-	inc, _, err := s.o.Store.Incident(id)
-	if err != nil {
+	inc, _, ok := s.incidentWithHistory(w, r, id)
+	return inc, ok
+}
+
+// incidentWithHistory reads a 障害票: 404 when there is none, 500 when the
+// store cannot be read (a broken store is not an unknown number).
+func (s *Server) incidentWithHistory(w http.ResponseWriter, r *http.Request, id uint64) (*Incident, []Change, bool) {
+	inc, hist, err := s.o.Store.Incident(id)
+	if errors.Is(err, ErrNotFound) {
 		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", id))
-		return nil, false
+		return nil, nil, false
 	}
-	return inc, true
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, err.Error())
+		return nil, nil, false
+	}
+	return inc, hist, true
 }
 
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
@@ -247,13 +256,8 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	inc, hist, err := s.o.Store.Incident(id)
-	if errors.Is(err, ErrNotFound) {
-		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("障害票 %d はありません。", id))
-		return
-	}
-	if err != nil {
-		s.errorPage(w, r, http.StatusInternalServerError, err.Error())
+	inc, hist, ok := s.incidentWithHistory(w, r, id)
+	if !ok {
 		return
 	}
 	all, err := s.o.Store.Approvals(KindExemption, "")
