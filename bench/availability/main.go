@@ -24,6 +24,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -124,13 +126,17 @@ func run(bin, rules string, days, services int, step time.Duration, runs int, di
 	}
 
 	// The rule expressions of the long group, as Prometheus evaluates them,
-	// plus the raw-data equivalent the recorded 1m series saves.
-	exprs := []string{
-		"avg_over_time(bosaimail:service_up:unplanned[30d])",
-		"avg_over_time(bosaimail:service_up:unplanned[365d])",
-		"sum by (service) (sum_over_time(bosaimail:outages:start[365d]))",
-		"avg_over_time(bosaimail_check_up{critical=\"true\"}[365d])  # raw 15s data, for comparison",
+	// read from the rule file (so the bench follows the rules), plus the
+	// raw-data equivalent the recorded 1m series saves.
+	long, err := longGroupRules(ruleText)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rules, err)
 	}
+	var exprs []string
+	for _, r := range long {
+		exprs = append(exprs, strings.Join(strings.Fields(r.Expr), " "))
+	}
+	exprs = append(exprs, fmt.Sprintf("avg_over_time(bosaimail_check_up{critical=\"true\"}[%dd])  # raw 15s data, for comparison", days))
 	at := fmt.Sprint(end.Unix())
 	fmt.Printf("\nquery (at the end of the data)                                       median eval   median wall  series\n")
 	for _, e := range exprs {
@@ -147,11 +153,14 @@ func run(bin, rules string, days, services int, step time.Duration, runs int, di
 			evals = append(evals, time.Duration(r.Data.Stats.Timings.EvalTotalTime*float64(time.Second)))
 			n = len(r.Data.Result)
 		}
+		if n < services {
+			return fmt.Errorf("%s: %d series for %d services: the generated data does not feed it", q, n, services)
+		}
 		label := q
 		if note != "" {
 			label += " (" + note + ")"
 		}
-		fmt.Printf("%-68s %10s %12s %7d\n", label, median(evals).Round(time.Microsecond), median(walls).Round(time.Microsecond), n)
+		fmt.Printf("%-68s %10s %12s %7d\n", shorten(label, 68), median(evals).Round(time.Microsecond), median(walls).Round(time.Microsecond), n)
 	}
 
 	// The real rule evaluation: wait for the long group's first evaluation.
@@ -218,10 +227,9 @@ func writeOpenMetrics(path string, start, end time.Time, services int, step time
 				func(t time.Time) (int, bool) { return 1 - b(down(t)), true }},
 			{fmt.Sprintf(`bosaimail_maintenance_active{job="bosaimail",instance="a",service=%q}`, svc), step,
 				func(t time.Time) (int, bool) { return b(maint(t)), true }},
-			{fmt.Sprintf(`bosaimail:service_up:unplanned{service=%q}`, svc), time.Minute,
-				func(t time.Time) (int, bool) { return 1 - b(down(t)), !maint(t) }},
-			{fmt.Sprintf(`bosaimail:outages:start{service=%q}`, svc), time.Minute,
-				func(t time.Time) (int, bool) { return 1, down(t) && t.Minute() == 0 }},
+		}
+		for _, name := range recordedInputs {
+			all = append(all, series{fmt.Sprintf("%s{service=%q}", name, svc), time.Minute, recorded(name, down, maint)})
 		}
 		for _, sr := range all {
 			fam, _, _ := strings.Cut(sr.name, "{")
@@ -306,6 +314,81 @@ func rulesGroup(ctx context.Context, base, name string) (ruleGroup, error) {
 
 // longGroup is the rule group of the 30-day and 365-day windows.
 const longGroup = "bosaimail-availability-long"
+
+// recordedInputs are the 1-minute series of the availability group that
+// the long group reads; recorded gives their values. A rule file whose
+// long group reads another series is refused (longGroupInputs), so the
+// bench cannot silently measure a query over nothing.
+var recordedInputs = []string{
+	"bosaimail:availability:bad_minutes",
+	"bosaimail:outages:contract_start",
+	"bosaimail:availability:services",
+}
+
+// recorded is the value of a recorded input at minute t: a down minute is
+// a bad minute (a 停止 minute not exempted), planned stops are left out of
+// the minutes, an outage's first minute is its contract start.
+func recorded(name string, down, maint func(time.Time) bool) func(time.Time) (int, bool) {
+	return func(t time.Time) (int, bool) {
+		switch name {
+		case "bosaimail:availability:bad_minutes":
+			if down(t) {
+				return 1, !maint(t)
+			}
+			return 0, !maint(t)
+		case "bosaimail:outages:contract_start":
+			return 1, down(t) && !down(t.Add(-time.Minute))
+		default:
+			return 1, true
+		}
+	}
+}
+
+type rule struct {
+	Record string `yaml:"record"`
+	Expr   string `yaml:"expr"`
+}
+
+// longGroupRules returns the long group's rules, after checking that every
+// series they read is one the bench writes.
+func longGroupRules(ruleText []byte) ([]rule, error) {
+	var doc struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []rule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(ruleText, &doc); err != nil {
+		return nil, err
+	}
+	for _, g := range doc.Groups {
+		if g.Name != longGroup {
+			continue
+		}
+		own := map[string]bool{}
+		for _, r := range g.Rules {
+			own[r.Record] = true
+		}
+		for _, r := range g.Rules {
+			for _, name := range seriesName.FindAllString(r.Expr, -1) {
+				if !own[name] && !slices.Contains(recordedInputs, name) {
+					return nil, fmt.Errorf("rule %s reads %s, which the bench does not generate: add it to recordedInputs", r.Record, name)
+				}
+			}
+		}
+		return g.Rules, nil
+	}
+	return nil, fmt.Errorf("no rule group %q", longGroup)
+}
+
+var seriesName = regexp.MustCompile(`bosaimail[a-z0-9_:]*`)
+
+func shorten(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
 
 // withGroupInterval sets the evaluation interval of one group of a rule
 // file. It edits the decoded YAML rather than the text, so it holds however

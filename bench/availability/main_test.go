@@ -56,3 +56,22 @@ func TestWithGroupIntervalOnGeneratedRules(t *testing.T) {
 		t.Error("a missing group is not an error")
 	}
 }
+
+// The bench writes every series the generated long group reads; a rule
+// renamed in the mixin fails here, not as a bench measuring nothing.
+func TestBenchFeedsLongGroup(t *testing.T) {
+	in, err := os.ReadFile("../../rules/bosaimail_rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := longGroupRules(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) == 0 {
+		t.Fatal("the long group has no rules")
+	}
+	if _, err := longGroupRules([]byte("groups:\n- name: " + longGroup + "\n  rules:\n  - record: x\n    expr: avg_over_time(bosaimail:service_up:unplanned[30d])\n")); err == nil {
+		t.Error("a long group reading a series the bench does not write was accepted")
+	}
+}

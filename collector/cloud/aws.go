@@ -4,11 +4,9 @@ package cloud
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/bosaimail/bosaimail_exporter/internal/awsclient"
 	"github.com/bosaimail/bosaimail_exporter/internal/cloudstatus"
@@ -40,34 +38,13 @@ func (s *cloudSource) awsClient(service, host string) (*awsclient.Client, error)
 // Health's event as DescribeEvents answers it (awsJson1.1: times in epoch
 // seconds).
 type awsHealthEvent struct {
-	Arn               string        `json:"arn"`
-	Service           string        `json:"service"`
-	EventTypeCode     string        `json:"eventTypeCode"`
-	EventTypeCategory string        `json:"eventTypeCategory"`
-	StatusCode        string        `json:"statusCode"`
-	StartTime         *awsEpochTime `json:"startTime"`
-	EndTime           *awsEpochTime `json:"endTime"`
-}
-
-// awsEpochTime is a timestamp of the AWS JSON protocols: seconds since the
-// epoch, with a fraction.
-type awsEpochTime struct{ time.Time }
-
-func (t *awsEpochTime) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("timestamp %s: %w", b, err)
-	}
-	sec := int64(f)
-	t.Time = time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
-	return nil
-}
-
-func (t *awsEpochTime) time() time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.Time
+	Arn               string               `json:"arn"`
+	Service           string               `json:"service"`
+	EventTypeCode     string               `json:"eventTypeCode"`
+	EventTypeCategory string               `json:"eventTypeCategory"`
+	StatusCode        string               `json:"statusCode"`
+	StartTime         *awsclient.EpochTime `json:"startTime"`
+	EndTime           *awsclient.EpochTime `json:"endTime"`
 }
 
 func newAWSHealthRefresh(s *cloudSource) (func(ctx context.Context) (cloudResult, error), error) {
@@ -136,8 +113,8 @@ func awsHealthSnapshot(events []awsHealthEvent, services []string) cloudstatus.S
 		}
 		svc := e.Service
 		ev := cloudstatus.Event{ID: e.Arn, Title: e.EventTypeCode, Components: []string{svc}}
-		ev.Start = e.StartTime.time()
-		ev.End = e.EndTime.time()
+		ev.Start = e.StartTime.Time()
+		ev.End = e.EndTime.Time()
 		open := e.StatusCode == "open"
 		switch e.EventTypeCategory {
 		case "issue", "investigation":

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -150,6 +151,32 @@ func (c *Client) Query(ctx context.Context, action, version string, out any) err
 		return fetch.Errorf(fetch.ReasonDecode, "%s: %v", action, err)
 	}
 	return nil
+}
+
+// EpochTime is a timestamp of the AWS JSON protocols: seconds since the
+// epoch, with a fraction. A nil *EpochTime (the field was absent) is the
+// zero time.
+type EpochTime struct{ t time.Time }
+
+func (e *EpochTime) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("timestamp %s: %w", fetch.PeerText(b, nil), err)
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
+		return fmt.Errorf("timestamp %s out of range", fetch.PeerText(b, nil))
+	}
+	sec, frac := math.Modf(f)
+	e.t = time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()
+	return nil
+}
+
+// Time is the timestamp, zero when e is nil.
+func (e *EpochTime) Time() time.Time {
+	if e == nil {
+		return time.Time{}
+	}
+	return e.t
 }
 
 func decodeJSON(op string, b []byte, out any) error {

@@ -4,12 +4,14 @@ package awsclient
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -134,4 +136,26 @@ func FuzzServiceError(f *testing.F) {
 			t.Fatalf("unbounded or multi-line: %q %q", code, msg)
 		}
 	})
+}
+
+func TestEpochTime(t *testing.T) {
+	var v struct{ A, B, C *EpochTime }
+	if err := json.Unmarshal([]byte(`{"A":1795593600,"B":1795593600.25}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.A.Time(); !got.Equal(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)) {
+		t.Errorf("A = %s", got)
+	}
+	if got := v.B.Time().Sub(v.A.Time()); got != 250*time.Millisecond {
+		t.Errorf("fraction = %s", got)
+	}
+	if !v.C.Time().IsZero() {
+		t.Errorf("absent = %s, want zero", v.C.Time())
+	}
+	for _, bad := range []string{`"x"`, `1e300`, `true`} {
+		var e EpochTime
+		if err := json.Unmarshal([]byte(bad), &e); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
 }
