@@ -111,7 +111,7 @@ func (c *Client) JSONRPC(ctx context.Context, target string, in, out any) error 
 	if err != nil {
 		return fetch.Errorf(fetch.ReasonOther, "%s: %v", target, err)
 	}
-	h := http.Header{"Content-Type": {"application/x-amz-json-1.1"}, "X-Amz-Target": {target}}
+	h := http.Header{"Content-Type": {"application/x-amz-json-1.1"}, "X-Amz-Target": {target}, "Accept": {"application/json"}}
 	b, err := c.do(ctx, target, http.MethodPost, "", h, body)
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func (c *Client) JSONRPC(ctx context.Context, target string, in, out any) error 
 // SESv2): method and path name it, in (nil for none) is the JSON body.
 func (c *Client) REST(ctx context.Context, op, method, path string, in, out any) error {
 	var body []byte
-	h := http.Header{}
+	h := http.Header{"Accept": {"application/json"}}
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
@@ -142,6 +142,8 @@ func (c *Client) REST(ctx context.Context, op, method, path string, in, out any)
 // answered in XML.
 func (c *Client) Query(ctx context.Context, action, version string, out any) error {
 	form := url.Values{"Action": {action}, "Version": {version}}
+	// No Accept: application/json here, which some query services answer
+	// in JSON; the XML is what is decoded.
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
 	b, err := c.do(ctx, action, http.MethodPost, "", h, []byte(form.Encode()))
 	if err != nil {
@@ -210,7 +212,6 @@ func (c *Client) do(ctx context.Context, op, method, path string, h http.Header,
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	req.Header.Set("Accept", "application/json")
 	sum := sha256.Sum256(body)
 	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), c.opts.Service, c.opts.Region, time.Now()); err != nil {
 		return nil, fetch.Errorf(fetch.ReasonOther, "%s: signing: %v", op, err)

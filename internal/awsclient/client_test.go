@@ -48,6 +48,11 @@ func TestClientProtocols(t *testing.T) {
 		}
 		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("X-Amz-Target")+" "+r.Header.Get("Content-Type")+" "+string(b))
 		if r.Header.Get("Content-Type") == "application/x-www-form-urlencoded; charset=utf-8" {
+			if r.Header.Get("Accept") == "application/json" {
+				// What some query services would then answer in.
+				io.WriteString(w, `{"n":7}`)
+				return
+			}
 			io.WriteString(w, `<R><Result><N>7</N></Result></R>`)
 			return
 		}
