@@ -98,7 +98,9 @@ func TestDatabaseAlerts(t *testing.T) {
 
 	// The mixin's rules with the thresholds an impatient installation
 	// would set, evaluated every second.
-	override := `{_config+:: {databaseDownFor: '0m', databaseIdleInTransactionSeconds: 3, databaseSessionFor: '0m'}}`
+	// databaseUnresponsiveScrapeSeconds sits under the postgres job's 5s
+	// scrape timeout below, as the config's comment asks.
+	override := `{_config+:: {databaseDownFor: '0m', databaseUnresponsiveScrapeSeconds: 4, databaseIdleInTransactionSeconds: 3, databaseSessionFor: '0m'}}`
 	for _, part := range []string{"prometheusRules", "prometheusAlerts"} {
 		expr := fmt.Sprintf(`std.manifestYamlDoc(((import 'mixin.libsonnet') + %s).%s, quote_keys=false)`, override, part)
 		cmd := exec.Command(filepath.Join(tools, "jsonnet"), "-J", "mixin", "-S", "-e", expr)
@@ -169,6 +171,32 @@ scrape_configs:
 	pg.start()
 	waitNoAlert(ctx, t, prom, "BosaiMailDatabaseDown")
 	t.Logf("database started: BosaiMailDatabaseDown resolved after %s", time.Since(step).Round(100*time.Millisecond))
+
+	// 1b. The database hangs (every postgres process stopped): connections
+	// are accepted by the kernel but nothing answers, postgres_exporter
+	// waits past the scrape timeout and pg_up is never written. The
+	// unresponsive alert fires; the down alert cannot.
+	step = time.Now()
+	waitQuery(ctx, t, prom, `pg_up{job="postgres"} == 1`)
+	pg.signalTree(syscall.SIGSTOP)
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			pg.signalTree(syscall.SIGCONT)
+			thawed = true
+		}
+	}
+	t.Cleanup(thaw)
+	a = waitAlert(ctx, t, prom, "BosaiMailDatabaseUnresponsive", nil)
+	if a.Labels["severity"] != "critical" || a.Labels["instance"] != hostPort(pgExpPort) || !strings.Contains(a.Annotations["summary"], "応答しません") {
+		t.Errorf("BosaiMailDatabaseUnresponsive: unexpected alert %+v", a)
+	}
+	t.Logf("database hung: BosaiMailDatabaseUnresponsive firing after %s", time.Since(step).Round(100*time.Millisecond))
+	step = time.Now()
+	thaw()
+	waitNoAlert(ctx, t, prom, "BosaiMailDatabaseUnresponsive")
+	waitQuery(ctx, t, prom, `pg_up{job="postgres"} == 1`)
+	t.Logf("database resumed: BosaiMailDatabaseUnresponsive resolved after %s", time.Since(step).Round(100*time.Millisecond))
 
 	// 2. A session idle in a transaction past the threshold.
 	step = time.Now()
@@ -397,6 +425,45 @@ func (p *postgres) pid() int {
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
 	return pid
+}
+
+// signalTree sends sig to the postmaster and every process under it (its
+// backends and background workers), found by their parent PIDs in /proc.
+func (p *postgres) signalTree(sig syscall.Signal) {
+	p.t.Helper()
+	root := p.pid()
+	if root == 0 {
+		p.t.Fatal("postgres is not running")
+	}
+	tree := map[int]bool{root: true}
+	for grew := true; grew; {
+		grew = false
+		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, st := range stats {
+			b, err := os.ReadFile(st)
+			if err != nil {
+				continue
+			}
+			// pid (comm) state ppid ...: comm may hold spaces, so the
+			// fields are read after its closing parenthesis.
+			rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+			f := strings.Fields(rest)
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+			if len(f) < 2 {
+				continue
+			}
+			ppid, _ := strconv.Atoi(f[1])
+			if tree[ppid] && !tree[pid] {
+				tree[pid] = true
+				grew = true
+			}
+		}
+	}
+	for pid := range tree {
+		if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
+			p.t.Fatalf("signal %v to postgres process %d: %v", sig, pid, err)
+		}
+	}
 }
 
 // kill stops the server by its PID (SIGINT: fast shutdown, clients

@@ -164,6 +164,12 @@
     // a day, so nightly batches and log rotation do not look like a trend.
     capacityTrendWindow: '1d',
     databaseDownFor: '1m',
+    // A scrape of postgres_exporter that fails after at least this long
+    // timed out waiting for the database (a hung server answers a
+    // connection but nothing else, so pg_up is never written); a refused
+    // or dead exporter fails at once. Set it a little under the postgres
+    // job's scrape_timeout (examples/prometheus.yml: the 10s default).
+    databaseUnresponsiveScrapeSeconds: 9,
     databaseExporterDownFor: '5m',
     // Connections over (max_connections - superuser_reserved_connections).
     databaseConnectionsWarningRatio: 0.8,

@@ -29,6 +29,14 @@ local ja = import '../lib/ja.libsonnet';
             'postgres_exporter（{{ $labels.instance }}）が PostgreSQL に%s以上接続できません。データベースの停止、接続数の上限、認証・ネットワークの異常が考えられます。登録者情報の参照・更新と配信が止まるおそれがあります。' % ja.duration(c.databaseDownFor),
           ),
           alert(
+            'BosaiMailDatabaseUnresponsive',
+            'scrape_duration_seconds{%s} >= %g and on (job, instance) up{%s} == 0' % [sel, c.databaseUnresponsiveScrapeSeconds, sel],
+            c.databaseDownFor,
+            'critical',
+            'データベース {{ $labels.instance }} が応答しません',
+            'postgres_exporter（{{ $labels.instance }}）の取得が、データベースの応答を待って時間切れ（{{ $value | humanize }}秒）になる状態が%s以上続いています。接続は受け付けるが処理が進まない状態（ロック待ちの滞留、ディスクの応答停止、プロセスの停止）が考えられます。登録者情報の参照・更新と配信が止まるおそれがあります。' % ja.duration(c.databaseDownFor),
+          ),
+          alert(
             'BosaiMailDatabaseExporterDown',
             'up{%s} == 0' % sel,
             c.databaseExporterDownFor,
