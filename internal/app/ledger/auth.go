@@ -5,13 +5,16 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/time/rate"
 
 	"github.com/bosaimail/bosaimail_exporter/config"
 )
@@ -217,4 +220,87 @@ func randomKey(n int) func() ([]byte, error) {
 func HashPassword(pw string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 	return string(h), err
+}
+
+// loginLimiter slows password guessing: each (remote address, user name)
+// pair may fail loginBurst times, then one more attempt per loginEvery.
+// Keying on the pair, not the user alone, keeps one attacker from
+// locking the prefecture's approver out from every other address. The
+// table is bounded: when full, pairs idle for a refill period go first,
+// then the whole table (an attacker rotating names gains nothing but a
+// fresh burst for everyone, which the bound per pair still limits).
+type loginLimiter struct {
+	mu      sync.Mutex
+	entries map[string]*loginEntry
+	now     func() time.Time
+}
+
+type loginEntry struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+const (
+	loginBurst      = 5
+	loginEvery      = time.Minute
+	loginMaxEntries = 10000
+)
+
+func newLoginLimiter(now func() time.Time) *loginLimiter {
+	return &loginLimiter{entries: map[string]*loginEntry{}, now: now}
+}
+
+func loginKey(r *http.Request, user string) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return host + "\x00" + strings.ToLower(strings.TrimSpace(user))
+}
+
+// wait tells how long the pair must wait before its next attempt (0: it
+// may try now).
+func (l *loginLimiter) wait(key string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entries[key]
+	if e == nil {
+		return 0
+	}
+	tokens := e.lim.TokensAt(l.now())
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) * float64(loginEvery))
+}
+
+// failed records a failed attempt of the pair.
+func (l *loginLimiter) failed(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	e := l.entries[key]
+	if e == nil {
+		if len(l.entries) >= loginMaxEntries {
+			for k, old := range l.entries {
+				if now.Sub(old.seen) > loginEvery*loginBurst {
+					delete(l.entries, k)
+				}
+			}
+			if len(l.entries) >= loginMaxEntries {
+				clear(l.entries)
+			}
+		}
+		e = &loginEntry{lim: rate.NewLimiter(rate.Every(loginEvery), loginBurst)}
+		l.entries[key] = e
+	}
+	e.seen = now
+	e.lim.AllowN(now, 1)
+}
+
+// succeeded forgets the pair's failures.
+func (l *loginLimiter) succeeded(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.entries, key)
 }

@@ -60,6 +60,7 @@ type Server struct {
 	sess    *sessions
 	csrfKey []byte
 	m       *metrics
+	logins  *loginLimiter
 	handler http.Handler
 }
 
@@ -93,7 +94,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, sess: newSessions(hashKey, blockKey, o.SessionMaxAge), csrfKey: csrfKey}
+	s := &Server{o: o, sess: newSessions(hashKey, blockKey, o.SessionMaxAge), csrfKey: csrfKey, logins: newLoginLimiter(o.Now)}
 	s.SetUsers(o.Users)
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()

@@ -709,3 +709,51 @@ func TestRecordPathRefusals(t *testing.T) {
 		t.Errorf("a refused request made %d approvals", len(all))
 	}
 }
+
+// Password guessing is slowed per (address, user): after loginBurst
+// failures even the right password is refused until a token comes back,
+// another user from the same address is not affected, and the refusal
+// says when to come back.
+func TestLoginThrottled(t *testing.T) {
+	f := newFixture(t, false)
+	b := f.browser()
+	b.get("/login")
+	for i := 0; i < loginBurst; i++ {
+		if code, _ := b.postForm("/login", url.Values{"username": {"ken"}, "password": {"guess"}, "next": {"/"}}); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: HTTP %d, want 401", i+1, code)
+		}
+	}
+	code, body := b.postForm("/login", url.Values{"username": {"ken"}, "password": {"ken-pw"}, "next": {"/"}})
+	if code != http.StatusTooManyRequests || !strings.Contains(body, "ログインの失敗が続いたため") {
+		t.Fatalf("after %d failures the right password: HTTP %d, want 429 with the reason", loginBurst, code)
+	}
+	// Another user from the same address logs in.
+	f.browser().login("uketaku")
+	// A token comes back after loginEvery: one more attempt is allowed.
+	f.clock.Set(f.clock.Now().Add(loginEvery))
+	if code, loc := b.postForm("/login", url.Values{"username": {"ken"}, "password": {"ken-pw"}, "next": {"/"}}); code != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("a minute later the right password: HTTP %d %s, want 303 to /", code, loc)
+	}
+}
+
+func TestLoginLimiterBounded(t *testing.T) {
+	now := time.Date(2026, 10, 12, 12, 0, 0, 0, time.UTC)
+	l := newLoginLimiter(func() time.Time { return now })
+	for i := 0; i < loginMaxEntries*2+7; i++ {
+		l.failed(fmt.Sprintf("10.0.%d.%d\x00user%d", i/256, i%256, i))
+		if len(l.entries) > loginMaxEntries {
+			t.Fatalf("%d entries after %d distinct pairs, bound %d", len(l.entries), i+1, loginMaxEntries)
+		}
+	}
+	// A pair at its limit keeps waiting, whatever else happens.
+	for i := 0; i < loginBurst; i++ {
+		l.failed("a\x00b")
+	}
+	if w := l.wait("a\x00b"); w <= 0 || w > loginEvery {
+		t.Errorf("wait after %d failures = %s, want (0, %s]", loginBurst, w, loginEvery)
+	}
+	l.succeeded("a\x00b")
+	if w := l.wait("a\x00b"); w != 0 {
+		t.Errorf("wait after a success = %s, want 0", w)
+	}
+}

@@ -153,12 +153,23 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	key := loginKey(r, r.PostFormValue("username"))
+	if wait := s.logins.wait(key); wait > 0 {
+		// Refused before bcrypt: guessing costs the guesser time, not us CPU.
+		level.Warn(s.o.Logger).Log("msg", "login refused: too many failures", "user", r.PostFormValue("username"), "remote", r.RemoteAddr)
+		secs := int(wait.Round(time.Second) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		s.render(w, r, http.StatusTooManyRequests, "login", "ログイン", fmt.Sprintf("ログインの失敗が続いたため、%d秒後まで受け付けません。", max(secs, 1)), "")
+		return
+	}
 	u := authenticate(*s.users.Load(), r.PostFormValue("username"), r.PostFormValue("password"))
 	if u == nil {
+		s.logins.failed(key)
 		level.Warn(s.o.Logger).Log("msg", "login failed", "user", r.PostFormValue("username"), "remote", r.RemoteAddr)
 		s.render(w, r, http.StatusUnauthorized, "login", "ログイン", "ユーザー名またはパスワードが違います。", "")
 		return
 	}
+	s.logins.succeeded(key)
 	if err := s.sess.set(w, r, u.Name, s.o.Now()); err != nil {
 		s.errorPage(w, r, http.StatusInternalServerError, err.Error())
 		return
