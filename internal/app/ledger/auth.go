@@ -125,7 +125,10 @@ const sessionCookie = "bosaimail_ledger_session"
 
 type session struct {
 	User  string `json:"u"`
-	Login int64  `json:"t"`
+	Login int64  `json:"t"` // Unix seconds
+	// Nanos is the login time in nanoseconds, so that a login just after
+	// a logout is told from the sessions the logout revoked.
+	Nanos int64 `json:"n,omitempty"`
 }
 
 func newSessions(hashKey, blockKey []byte, maxAge time.Duration) *sessions {
@@ -136,7 +139,7 @@ func newSessions(hashKey, blockKey []byte, maxAge time.Duration) *sessions {
 }
 
 func (s *sessions) set(w http.ResponseWriter, r *http.Request, user string, now time.Time) error {
-	v, err := s.codec.Encode(sessionCookie, session{User: user, Login: now.Unix()})
+	v, err := s.codec.Encode(sessionCookie, session{User: user, Login: now.Unix(), Nanos: now.UnixNano()})
 	if err != nil {
 		return err
 	}
@@ -151,19 +154,24 @@ func (s *sessions) clear(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 }
 
-func (s *sessions) get(r *http.Request, now time.Time) (string, bool) {
+// get returns the session's user and login time.
+func (s *sessions) get(r *http.Request, now time.Time) (string, time.Time, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return "", false
+		return "", time.Time{}, false
 	}
 	var sess session
 	if err := s.codec.Decode(sessionCookie, c.Value, &sess); err != nil {
-		return "", false
+		return "", time.Time{}, false
 	}
-	if now.Sub(time.Unix(sess.Login, 0)) > s.maxAge {
-		return "", false
+	login := time.Unix(sess.Login, 0)
+	if sess.Nanos != 0 {
+		login = time.Unix(0, sess.Nanos)
 	}
-	return sess.User, true
+	if now.Sub(login) > s.maxAge {
+		return "", time.Time{}, false
+	}
+	return sess.User, login, true
 }
 
 type ctxKey int

@@ -164,15 +164,35 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
+// sessionUser is the user of the request's session: nil without one, when
+// the user was removed, or when the user logged out after this session
+// began (a copied cookie dies with the logout). A store that cannot be
+// read admits nobody.
+func (s *Server) sessionUser(r *http.Request) *User {
+	name, login, ok := s.sess.get(r, s.o.Now())
+	if !ok {
+		return nil
+	}
+	u := (*s.users.Load())[name]
+	if u == nil {
+		return nil
+	}
+	out, err := s.o.Store.LoggedOut(name)
+	if err != nil {
+		level.Error(s.o.Logger).Log("msg", "reading the logout time", "user", name, "err", err)
+		return nil
+	}
+	if !login.After(out) {
+		return nil
+	}
+	return u
+}
+
 // need requires a session; without one a page redirects to the login and
 // a form post is refused.
 func (s *Server) need(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := s.sess.get(r, s.o.Now())
-		var u *User
-		if ok {
-			u = (*s.users.Load())[name]
-		}
+		u := s.sessionUser(r)
 		if u == nil {
 			s.m.refused.WithLabelValues("session").Inc()
 			if r.Method == http.MethodGet {
@@ -193,7 +213,7 @@ func (s *Server) apiAuth(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
-		if name, ok := s.sess.get(r, s.o.Now()); ok && (*s.users.Load())[name] != nil {
+		if s.sessionUser(r) != nil {
 			h(w, r)
 			return
 		}

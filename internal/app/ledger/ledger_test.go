@@ -757,3 +757,36 @@ func TestLoginLimiterBounded(t *testing.T) {
 		t.Errorf("wait after a success = %s, want 0", w)
 	}
 }
+
+// Logging out ends every session of the user issued until then, a copied
+// cookie included; a later login works.
+func TestLogoutRevokesCopiedSession(t *testing.T) {
+	f := newFixture(t, false)
+	a := f.browser()
+	a.login("ken")
+	// Another client holding a copy of the cookie.
+	b := f.browser()
+	u, _ := url.Parse(f.srv.URL)
+	b.c.Jar.SetCookies(u, a.c.Jar.Cookies(u))
+	if code, _ := b.get("/"); code != http.StatusOK {
+		t.Fatalf("copied session before logout: HTTP %d, want 200", code)
+	}
+	a.get("/")
+	if code, loc := a.postForm("/logout", url.Values{}); code != http.StatusSeeOther || loc != "/login" {
+		t.Fatalf("logout: HTTP %d %s", code, loc)
+	}
+	if code, loc := b.get("/"); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
+		t.Errorf("copied session after logout: HTTP %d %s, want a redirect to the login", code, loc)
+	}
+	// Another user's session is untouched.
+	c := f.browser()
+	c.login("uketaku")
+	f.clock.Set(f.clock.Now().Add(time.Second))
+	if code, _ := c.get("/"); code != http.StatusOK {
+		t.Errorf("another user's session after ken's logout: HTTP %d", code)
+	}
+	a.login("ken")
+	if code, _ := a.get("/"); code != http.StatusOK {
+		t.Errorf("a login after the logout: HTTP %d, want 200", code)
+	}
+}

@@ -182,6 +182,26 @@ func (s *Store) Secret(name string, gen func() ([]byte, error)) ([]byte, error) 
 	return out, err
 }
 
+// LoggedOut is when user last logged out (zero if never): sessions issued
+// at or before it are no longer valid, even as a copied cookie.
+func (s *Store) LoggedOut(user string) (time.Time, error) {
+	var out time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte("logout/" + user)); len(v) == 8 {
+			out = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetLoggedOut records a logout of user at t.
+func (s *Store) SetLoggedOut(user string, t time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("logout/"+user), itob(uint64(t.UnixNano())))
+	})
+}
+
 func itob(id uint64) []byte {
 	b := make([]byte, 8)
 	binary.BigEndian.PutUint64(b, id)

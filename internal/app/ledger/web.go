@@ -179,6 +179,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	// Every session of the user issued until now ends, not only this
+	// browser's cookie.
+	if u := s.sessionUser(r); u != nil {
+		if err := s.o.Store.SetLoggedOut(u.Name, s.o.Now()); err != nil {
+			s.errorPage(w, r, http.StatusInternalServerError, err.Error())
+			return
+		}
+		level.Info(s.o.Logger).Log("msg", "logout", "user", u.Name)
+	}
 	s.sess.clear(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
