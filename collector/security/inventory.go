@@ -103,7 +103,9 @@ func (c *securityInventory) observe(ctx context.Context, o *config.ObservedVersi
 func secExtractVersion(o *config.ObservedVersion, body []byte) (string, error) {
 	if o.Pattern != nil {
 		m := o.Pattern.FindSubmatch(body)
-		if m == nil || len(m[1]) == 0 {
+		// Trimmed before the emptiness check: \S lets a vertical tab
+		// through (RE2's \s has none), which TrimSpace then removes.
+		if m == nil || strings.TrimSpace(string(m[1])) == "" {
 			return "", fetch.Errorf(fetch.ReasonPayload, "regexp %q found no version", o.Regexp)
 		}
 		return strings.TrimSpace(string(m[1])), nil
