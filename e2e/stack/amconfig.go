@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,14 +28,10 @@ func AlertmanagerTestConfig(example, smarthost, caFile, heartbeatURLFile string)
 	if err != nil {
 		return nil, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", example, err)
+	doc, root, err := mappingDoc(example, src)
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: not a YAML mapping", example)
-	}
-	root := doc.Content[0]
 
 	global := mapValue(root, "global")
 	if global == nil || mapValue(global, "smtp_smarthost") == nil {
@@ -70,13 +65,7 @@ func AlertmanagerTestConfig(example, smarthost, caFile, heartbeatURLFile string)
 	if urlFiles != 1 {
 		return nil, fmt.Errorf("%s: want exactly one webhook with url_file (the heartbeat), found %d", example, urlFiles)
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeDoc(doc)
 }
 
 func scalar(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }

@@ -203,12 +203,7 @@ func StartHA(ctx context.Context, hc HAConfig) (h *HA, err error) {
 
 func (h *HA) startAlertmanagers(ctx context.Context, gossip []int) error {
 	s := h.Stack
-	hbFile := s.path("tls", "heartbeat-url")
-	if err := os.WriteFile(hbFile, []byte(s.Heartbeat.URL+"\n"), 0o600); err != nil {
-		return err
-	}
-	cfg, err := AlertmanagerTestConfig(filepath.Join(s.cfg.Root, "examples", "alertmanager", "alertmanager.yml"),
-		addr(s.cfg.Ports.OpsMailSMTP), s.path("tls", "ca.pem"), hbFile)
+	cfg, err := s.alertmanagerConfig()
 	if err != nil {
 		return err
 	}

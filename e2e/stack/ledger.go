@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
-	"gopkg.in/yaml.v3"
 )
 
 // LedgerLogin is a demo login of the incident ledger.
@@ -110,12 +109,12 @@ func (s *Stack) startLedger(ctx context.Context) error {
 // ledger (or, without one, at its free port, where nothing answers: the
 // mail routes do not depend on it).
 func (s *Stack) ledgerWebhook(cfg []byte) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(cfg, &doc); err != nil {
+	doc, root, err := mappingDoc("examples/alertmanager/alertmanager.yml", cfg)
+	if err != nil {
 		return nil, err
 	}
 	found := false
-	if recv := mapValue(doc.Content[0], "receivers"); recv != nil {
+	if recv := mapValue(root, "receivers"); recv != nil {
 		for _, r := range recv.Content {
 			if n := mapValue(r, "name"); n == nil || n.Value != "ledger" {
 				continue
@@ -131,13 +130,7 @@ func (s *Stack) ledgerWebhook(cfg []byte) ([]byte, error) {
 	if !found {
 		return nil, fmt.Errorf("examples/alertmanager/alertmanager.yml: no receiver \"ledger\" with one webhook url")
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeDoc(doc)
 }
 
 // ledgerCalendars adds the ledger's feed of approved planned stops to the

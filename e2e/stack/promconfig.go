@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"time"
@@ -34,14 +33,10 @@ func PrometheusReplicaConfig(example string, r Replica) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", example, err)
+	doc, root, err := mappingDoc(example, src)
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: not a YAML mapping", example)
-	}
-	root := doc.Content[0]
 	fail := func(what string) error { return fmt.Errorf("%s: %s", example, what) }
 
 	global := mapValue(root, "global")
@@ -114,13 +109,7 @@ func PrometheusReplicaConfig(example string, r Replica) ([]byte, error) {
 	if err := setTargets(job, r.Exporters); err != nil {
 		return nil, fail("job bosaimail: " + err.Error())
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeDoc(doc)
 }
 
 // dropsReplica tells whether a relabel list has labeldrop of "replica".

@@ -474,13 +474,20 @@ func (s *Stack) startExporter(ctx context.Context) error {
 	return p.waitHTTP(ctx, s.client, s.ExporterURL()+"/-/ready")
 }
 
-func (s *Stack) startAlertmanager(ctx context.Context) error {
+// alertmanagerConfig is the example's Alertmanager configuration for the
+// stack: its mail server and CA, and the heartbeat receiver's URL in the
+// file the example reads it from.
+func (s *Stack) alertmanagerConfig() ([]byte, error) {
 	hbFile := s.path("tls", "heartbeat-url")
 	if err := os.WriteFile(hbFile, []byte(s.Heartbeat.URL+"\n"), 0o600); err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := AlertmanagerTestConfig(filepath.Join(s.cfg.Root, "examples", "alertmanager", "alertmanager.yml"),
+	return AlertmanagerTestConfig(filepath.Join(s.cfg.Root, "examples", "alertmanager", "alertmanager.yml"),
 		addr(s.cfg.Ports.OpsMailSMTP), s.path("tls", "ca.pem"), hbFile)
+}
+
+func (s *Stack) startAlertmanager(ctx context.Context) error {
+	cfg, err := s.alertmanagerConfig()
 	if err != nil {
 		return err
 	}
